@@ -1,0 +1,1 @@
+//! Runnable examples of zk-rs; see the binaries in `examples/src/bin`.
