@@ -33,134 +33,22 @@
 //! (`/usr/share/java`); `JAVA_HOME` selects the JVM.
 
 mod config;
+mod error;
+mod four_letter;
+mod options;
 mod process;
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use config::{Ports, Role};
+use four_letter::{four_letter_at, parse_mode};
 use process::{MemberFiles, Running};
 
-/// Settings for the servers a [`RealZooKeeper`] launches.
-///
-/// Construct with struct-update syntax:
-/// `RealOptions { tick_time_ms: 200, extended_types: true, ..Default::default() }`.
-#[derive(Debug, Clone)]
-pub struct RealOptions {
-    /// `tickTime` in milliseconds (default 2000). The negotiated session timeout is clamped to
-    /// `[2, 20] × tickTime` unless overridden, so use e.g. 200 for fast session-expiry tests.
-    pub tick_time_ms: u32,
-    /// Enables extended types (TTL nodes): `extendedTypesEnabled=true` in `zoo.cfg` and
-    /// `-Dzookeeper.extendedTypesEnabled=true`.
-    pub extended_types: bool,
-    /// Enables read-only mode (`-Dreadonlymode.enabled=true`): a member cut off from its quorum
-    /// serves read-only clients.
-    pub read_only_mode: bool,
-    /// The super user's digest, `super:BASE64(SHA1("super:password"))`, passed as
-    /// `-Dzookeeper.DigestAuthenticationProvider.superDigest`.
-    pub super_digest: Option<String>,
-    /// `reconfigEnabled=true`: allows the `reconfig` operation.
-    pub reconfig_enabled: bool,
-    /// `minSessionTimeout` in milliseconds (server default: 2 × tickTime).
-    pub min_session_timeout_ms: Option<u32>,
-    /// `maxSessionTimeout` in milliseconds (server default: 20 × tickTime).
-    pub max_session_timeout_ms: Option<u32>,
-    /// Extra `zoo.cfg` lines, appended verbatim after the generated ones.
-    pub extra_config: Vec<String>,
-    /// Extra JVM arguments (e.g. `-Dzookeeper.foo=bar`), placed before the classpath.
-    pub jvm_args: Vec<String>,
-    /// Whether the transaction log is fsynced (default `false`: `-Dzookeeper.forceSync=no`,
-    /// which is faster and still survives a SIGKILL of the JVM, since the OS keeps the data).
-    pub force_sync: bool,
-    /// How long the constructors and [`RealZooKeeper::restart`] wait for the servers to serve
-    /// (default 60 s).
-    pub startup_timeout: Duration,
-}
-
-impl Default for RealOptions {
-    fn default() -> Self {
-        RealOptions {
-            tick_time_ms: 2000,
-            extended_types: false,
-            read_only_mode: false,
-            super_digest: None,
-            reconfig_enabled: false,
-            min_session_timeout_ms: None,
-            max_session_timeout_ms: None,
-            extra_config: Vec::new(),
-            jvm_args: Vec::new(),
-            force_sync: false,
-            startup_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Errors of the real-ZooKeeper harness.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RealError {
-    /// The ZooKeeper jar or `java` is missing; run `scripts/install-deps.sh`.
-    #[error("real ZooKeeper is not available: {0} (run scripts/install-deps.sh)")]
-    Unavailable(String),
-    /// An argument was out of range (e.g. an ensemble of 0 members, a bad four-letter word).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
-    /// The member index is out of range.
-    #[error("no member {index}: there are {count} members")]
-    NoSuchMember {
-        /// The index asked for.
-        index: usize,
-        /// The number of members.
-        count: usize,
-    },
-    /// The member's JVM is not running (never started, killed or stopped).
-    #[error("member {index} is not running")]
-    NotRunning {
-        /// The member.
-        index: usize,
-    },
-    /// An I/O error while preparing files, spawning or talking to a server.
-    #[error("{context}: {source}")]
-    Io {
-        /// What the harness was doing.
-        context: String,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// A member's JVM exited while the harness waited for it to serve.
-    #[error("member {index} exited during startup ({status})\n{log_tail}")]
-    Exited {
-        /// The member.
-        index: usize,
-        /// Its exit status.
-        status: String,
-        /// The tail of its log and console output.
-        log_tail: String,
-    },
-    /// The servers did not reach the awaited state in time.
-    #[error("timed out after {waited:?} waiting for {what}\n{log_tail}")]
-    Timeout {
-        /// What was awaited, with the last observed state of each member.
-        what: String,
-        /// How long the harness waited.
-        waited: Duration,
-        /// The tails of the logs of the members involved.
-        log_tail: String,
-    },
-}
-
-impl RealError {
-    fn io(context: impl Into<String>, source: io::Error) -> Self {
-        RealError::Io {
-            context: context.into(),
-            source,
-        }
-    }
-}
+pub use error::RealError;
+pub use options::RealOptions;
 
 /// Whether real ZooKeeper can be launched here: the ZooKeeper jar and `java` exist.
 pub fn real_zookeeper_available() -> bool {
@@ -260,8 +148,6 @@ enum Probe {
 
 /// How many times the constructors retry with fresh ports when a port was taken meanwhile.
 const BIND_ATTEMPTS: usize = 3;
-/// Timeout of one four-letter-word exchange.
-const FOUR_LETTER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Lines of each log file quoted in errors.
 const LOG_TAIL_LINES: usize = 40;
 
@@ -471,10 +357,17 @@ impl RealZooKeeper {
     /// e.g. one member of an ensemble whose quorum is down.
     pub fn start(&self, index: usize) -> Result<(), RealError> {
         let member = self.member(index)?;
-        if self.is_running(index) {
-            return Ok(());
-        }
+        // One lock for the check and the spawn, so concurrent calls start one JVM.
         let mut process = member.process();
+        if let Some(running) = process.as_mut() {
+            if let Ok(None) = running.try_wait() {
+                return Ok(());
+            }
+            // It exited by itself: reap it before launching a new one.
+            if let Some(exited) = process.take() {
+                let _ = exited.kill();
+            }
+        }
         let running = Running::spawn(&self.java, &self.opts, &member.files)
             .map_err(|e| RealError::io(format!("spawning {}", self.java.display()), e))?;
         *process = Some(running);
@@ -594,6 +487,31 @@ impl RealZooKeeper {
         })?
     }
 
+    /// Waits until member `index` reports `mode` in `srvr` (e.g. `"read-only"` after its
+    /// quorum was killed, or `"leader"`). Fails early with [`RealError::Exited`] if its JVM
+    /// exits and with [`RealError::NotRunning`] if it is not running.
+    pub fn wait_for_mode(
+        &self,
+        index: usize,
+        mode: &str,
+        timeout: Duration,
+    ) -> Result<(), RealError> {
+        let mut last = Probe::Down;
+        poll_until(timeout, || {
+            last = self.probe(index)?;
+            Ok(match &last {
+                Probe::Down => return Err(RealError::NotRunning { index }),
+                Probe::Serving(m) if m == mode => Some(()),
+                _ => None,
+            })
+        })
+        .map_err(|waited| RealError::Timeout {
+            what: format!("member {index} to be in mode {mode} (last state: {last:?})"),
+            waited,
+            log_tail: self.member_log_tail(index),
+        })?
+    }
+
     /// Waits until exactly one running member is leader and every other running member
     /// follows (or observes) and returns the leader's index. Members that are killed or stopped
     /// are ignored, so after killing the leader of a 3-member ensemble this waits for the other
@@ -699,93 +617,5 @@ fn poll_until<T>(
         }
         std::thread::sleep(pause.min(timeout - waited));
         pause = (pause * 2).min(Duration::from_millis(200));
-    }
-}
-
-/// One four-letter-word exchange: connect, send the word, read until the server closes.
-fn four_letter_at(addr: SocketAddr, command: &str) -> io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&addr, FOUR_LETTER_TIMEOUT)?;
-    stream.set_read_timeout(Some(FOUR_LETTER_TIMEOUT))?;
-    stream.set_write_timeout(Some(FOUR_LETTER_TIMEOUT))?;
-    stream.write_all(command.as_bytes())?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply)?;
-    Ok(String::from_utf8_lossy(&reply).into_owned())
-}
-
-/// The value of the `Mode:` line of a `srvr`/`stat` reply.
-fn parse_mode(reply: &str) -> Option<String> {
-    reply
-        .lines()
-        .find_map(|line| line.strip_prefix("Mode:"))
-        .map(|mode| mode.trim().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_mode() {
-        let reply = "Zookeeper version: 3.8.0\nLatency min/avg/max: 0/0.0/0\nZxid: 0x0\n\
-                     Mode: follower\nNode count: 5\n";
-        assert_eq!(parse_mode(reply).as_deref(), Some("follower"));
-        assert_eq!(
-            parse_mode("This ZooKeeper instance is not currently serving requests\n"),
-            None
-        );
-    }
-
-    #[test]
-    fn zoo_cfg_for_an_ensemble_member() {
-        let opts = RealOptions {
-            tick_time_ms: 200,
-            extended_types: true,
-            min_session_timeout_ms: Some(400),
-            extra_config: vec!["localSessionsEnabled=false".into()],
-            ..RealOptions::default()
-        };
-        let ports = [
-            Ports {
-                client: 1,
-                quorum: 2,
-                election: 3,
-            },
-            Ports {
-                client: 4,
-                quorum: 5,
-                election: 6,
-            },
-        ];
-        let cfg = config::zoo_cfg(
-            &opts,
-            Path::new("/d"),
-            ports[1],
-            &Role::Participant { id: 2, all: &ports },
-        );
-        for line in [
-            "tickTime=200",
-            "initLimit=50",
-            "syncLimit=25",
-            "dataDir=/d",
-            "clientPort=4",
-            "extendedTypesEnabled=true",
-            "minSessionTimeout=400",
-            "server.1=127.0.0.1:2:3:participant;127.0.0.1:1",
-            "server.2=127.0.0.1:5:6:participant;127.0.0.1:4",
-            "localSessionsEnabled=false",
-        ] {
-            assert!(cfg.lines().any(|l| l == line), "{line} missing from\n{cfg}");
-        }
-    }
-
-    #[test]
-    fn picked_ports_are_distinct() {
-        let mut ports = config::pick_ports(10).unwrap();
-        ports.extend(config::pick_ports(10).unwrap());
-        let mut sorted = ports.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), ports.len());
     }
 }

@@ -120,3 +120,30 @@ fn bad_arguments_are_rejected() {
         Err(RealError::InvalidArgument(_)) | Err(RealError::Unavailable(_))
     ));
 }
+
+#[test]
+fn a_member_cut_off_from_its_quorum_serves_read_only() {
+    if !require_real_zookeeper() {
+        return;
+    }
+    let zk = RealZooKeeper::ensemble(
+        3,
+        RealOptions {
+            tick_time_ms: 200,
+            read_only_mode: true,
+            ..RealOptions::default()
+        },
+    )
+    .expect("ensemble starts");
+    let leader = zk.leader().unwrap();
+    let survivor = (0..3).find(|&i| i != leader).unwrap();
+    let started = Instant::now();
+    for i in (0..3).filter(|&i| i != survivor) {
+        zk.kill(i).unwrap();
+    }
+    zk.wait_for_mode(survivor, "read-only", Duration::from_secs(60))
+        .expect("the survivor serves read-only");
+    eprintln!("read-only after {:?}", started.elapsed());
+    assert_eq!(zk.mode(survivor).as_deref(), Some("read-only"));
+    assert_eq!(zk.four_letter(survivor, "isro").unwrap().trim(), "ro");
+}

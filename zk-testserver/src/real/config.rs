@@ -233,3 +233,84 @@ pub(super) fn jvm_args(opts: &RealOptions, dir: &Path) -> Vec<OsString> {
     args.extend(opts.jvm_args.iter().map(OsString::from));
     args
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zoo_cfg_for_an_ensemble_member() {
+        let opts = RealOptions {
+            tick_time_ms: 200,
+            extended_types: true,
+            min_session_timeout_ms: Some(400),
+            extra_config: vec!["localSessionsEnabled=false".into()],
+            ..RealOptions::default()
+        };
+        let ports = [
+            Ports {
+                client: 1,
+                quorum: 2,
+                election: 3,
+            },
+            Ports {
+                client: 4,
+                quorum: 5,
+                election: 6,
+            },
+        ];
+        let cfg = zoo_cfg(
+            &opts,
+            Path::new("/d"),
+            ports[1],
+            &Role::Participant { id: 2, all: &ports },
+        );
+        for line in [
+            "tickTime=200",
+            "initLimit=50",
+            "syncLimit=25",
+            "dataDir=/d",
+            "clientPort=4",
+            "extendedTypesEnabled=true",
+            "minSessionTimeout=400",
+            "server.1=127.0.0.1:2:3:participant;127.0.0.1:1",
+            "server.2=127.0.0.1:5:6:participant;127.0.0.1:4",
+            "localSessionsEnabled=false",
+        ] {
+            assert!(cfg.lines().any(|l| l == line), "{line} missing from\n{cfg}");
+        }
+    }
+
+    #[test]
+    fn jvm_args_carry_the_options() {
+        let opts = RealOptions {
+            extended_types: true,
+            read_only_mode: true,
+            super_digest: Some("super:abc=".into()),
+            ..RealOptions::default()
+        };
+        let args: Vec<String> = jvm_args(&opts, Path::new("/m"))
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        for arg in [
+            "-Dzookeeper.extendedTypesEnabled=true",
+            "-Dreadonlymode.enabled=true",
+            "-Dzookeeper.DigestAuthenticationProvider.superDigest=super:abc=",
+            "-Dlog4j.configuration=file:/m/log4j.properties",
+            "-Dzookeeper.forceSync=no",
+        ] {
+            assert!(args.iter().any(|a| a == arg), "{arg} missing from {args:?}");
+        }
+    }
+
+    #[test]
+    fn picked_ports_are_distinct() {
+        let mut ports = pick_ports(10).unwrap();
+        ports.extend(pick_ports(10).unwrap());
+        let mut sorted = ports.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ports.len());
+    }
+}
