@@ -1,0 +1,319 @@
+//! `zoo.cfg`: the subset of ZooKeeper's server configuration this server understands.
+//!
+//! The format is Java properties (`key=value`, `#`/`!` comments). Keys this server ignores are
+//! reported with a `tracing` warning, never silently. Ensemble lines (`server.N=...`) are
+//! parsed so the binary can refuse a multi-member config with a clear message.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::server::{TestServerBuilder, TlsFiles};
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, #[source] std::io::Error),
+    /// A value has the wrong form.
+    #[error("invalid value for {key}: {value:?}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// A required key is missing.
+    #[error("missing {0}")]
+    Missing(&'static str),
+}
+
+/// One `server.N` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLine {
+    /// N.
+    pub id: u64,
+    /// The host.
+    pub host: String,
+    /// The quorum port.
+    pub quorum_port: u16,
+    /// The election port.
+    pub election_port: u16,
+    /// `participant` or `observer`.
+    pub role: String,
+    /// The client address after `;`, if any.
+    pub client: Option<String>,
+}
+
+/// A parsed `zoo.cfg`.
+#[derive(Debug, Clone, Default)]
+pub struct ZooCfg {
+    /// `tickTime` (default 3000, as in ZooKeeper's code).
+    pub tick_time: u32,
+    /// `dataDir`.
+    pub data_dir: Option<PathBuf>,
+    /// `dataLogDir` (the txn log lives with the snapshots here; a different value is warned).
+    pub data_log_dir: Option<PathBuf>,
+    /// `clientPort`.
+    pub client_port: Option<u16>,
+    /// `secureClientPort`.
+    pub secure_client_port: Option<u16>,
+    /// `clientPortAddress`.
+    pub client_port_address: Option<IpAddr>,
+    /// `maxClientCnxns` (default 60).
+    pub max_client_cnxns: usize,
+    /// `minSessionTimeout`.
+    pub min_session_timeout: Option<u32>,
+    /// `maxSessionTimeout`.
+    pub max_session_timeout: Option<u32>,
+    /// `initLimit`.
+    pub init_limit: Option<u32>,
+    /// `syncLimit`.
+    pub sync_limit: Option<u32>,
+    /// `server.N` lines.
+    pub servers: Vec<ServerLine>,
+    /// `peerType`.
+    pub peer_type: Option<String>,
+    /// `4lw.commands.whitelist` (default: only `srvr`).
+    pub four_letter_whitelist: Option<String>,
+    /// `reconfigEnabled`.
+    pub reconfig_enabled: bool,
+    /// `extendedTypesEnabled` (also `zookeeper.extendedTypesEnabled`).
+    pub extended_types: bool,
+    /// `readonlymode.enabled`.
+    pub read_only_mode: bool,
+    /// `DigestAuthenticationProvider.superDigest`.
+    pub super_digest: Option<String>,
+    /// `ssl.keyStore.location` (PEM with key and certificate).
+    pub ssl_key_store: Option<PathBuf>,
+    /// `ssl.keyStore.type` (only PEM).
+    pub ssl_key_store_type: Option<String>,
+    /// `forceSync` (default yes).
+    pub force_sync: bool,
+    /// `myid` from `dataDir/myid`.
+    pub myid: Option<u64>,
+    /// `znode.container.checkIntervalMs`.
+    pub container_check_interval_ms: Option<u64>,
+    /// Keys that were ignored, with their values.
+    pub ignored: BTreeMap<String, String>,
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
+}
+
+fn parse_bool(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "yes")
+}
+
+fn parse_server_line(key: &str, id: &str, value: &str) -> Result<ServerLine, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        key: key.to_string(),
+        value: value.to_string(),
+    };
+    let id: u64 = id.parse().map_err(|_| invalid())?;
+    let (server, client) = match value.split_once(';') {
+        Some((s, c)) => (s, Some(c.trim().to_string())),
+        None => (value, None),
+    };
+    let parts: Vec<&str> = server.trim().split(':').collect();
+    if parts.len() < 3 {
+        return Err(invalid());
+    }
+    Ok(ServerLine {
+        id,
+        host: parts[0].to_string(),
+        quorum_port: parts[1].parse().map_err(|_| invalid())?,
+        election_port: parts[2].parse().map_err(|_| invalid())?,
+        role: parts.get(3).unwrap_or(&"participant").to_string(),
+        client,
+    })
+}
+
+impl ZooCfg {
+    /// Reads and parses a file, plus `myid` from its data dir.
+    pub fn load(path: &Path) -> Result<ZooCfg, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        let mut cfg = ZooCfg::parse(&text)?;
+        if let Some(dir) = &cfg.data_dir {
+            if let Ok(id) = std::fs::read_to_string(dir.join("myid")) {
+                cfg.myid = Some(parse_num("myid", &id)?);
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parses the text of a `zoo.cfg`.
+    pub fn parse(text: &str) -> Result<ZooCfg, ConfigError> {
+        let mut cfg = ZooCfg {
+            tick_time: 3000,
+            max_client_cnxns: 60,
+            force_sync: true,
+            ..ZooCfg::default()
+        };
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once(['=', ':']) else {
+                cfg.ignored.insert(line.to_string(), String::new());
+                continue;
+            };
+            let (key, value) = (key.trim(), value.trim());
+            match key {
+                "tickTime" => cfg.tick_time = parse_num(key, value)?,
+                "dataDir" => cfg.data_dir = Some(PathBuf::from(value)),
+                "dataLogDir" => cfg.data_log_dir = Some(PathBuf::from(value)),
+                "clientPort" => cfg.client_port = Some(parse_num(key, value)?),
+                "secureClientPort" => cfg.secure_client_port = Some(parse_num(key, value)?),
+                "clientPortAddress" => cfg.client_port_address = Some(parse_num(key, value)?),
+                "maxClientCnxns" => cfg.max_client_cnxns = parse_num(key, value)?,
+                "minSessionTimeout" => cfg.min_session_timeout = Some(parse_num(key, value)?),
+                "maxSessionTimeout" => cfg.max_session_timeout = Some(parse_num(key, value)?),
+                "initLimit" => cfg.init_limit = Some(parse_num(key, value)?),
+                "syncLimit" => cfg.sync_limit = Some(parse_num(key, value)?),
+                "peerType" => cfg.peer_type = Some(value.to_string()),
+                "4lw.commands.whitelist" => cfg.four_letter_whitelist = Some(value.to_string()),
+                "reconfigEnabled" => cfg.reconfig_enabled = parse_bool(value),
+                "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
+                    cfg.extended_types = parse_bool(value)
+                }
+                "readonlymode.enabled" => cfg.read_only_mode = parse_bool(value),
+                "DigestAuthenticationProvider.superDigest"
+                | "zookeeper.DigestAuthenticationProvider.superDigest" => {
+                    cfg.super_digest = Some(value.to_string())
+                }
+                "ssl.keyStore.location" => cfg.ssl_key_store = Some(PathBuf::from(value)),
+                "ssl.keyStore.type" => cfg.ssl_key_store_type = Some(value.to_string()),
+                "forceSync" => cfg.force_sync = parse_bool(value),
+                "znode.container.checkIntervalMs" => {
+                    cfg.container_check_interval_ms = Some(parse_num(key, value)?)
+                }
+                k if k.starts_with("server.") => {
+                    let line = parse_server_line(k, &k["server.".len()..], value)?;
+                    cfg.servers.push(line);
+                }
+                _ => {
+                    cfg.ignored.insert(key.to_string(), value.to_string());
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// True if the config describes an ensemble of more than one member.
+    pub fn is_ensemble(&self) -> bool {
+        self.servers.len() > 1
+    }
+
+    /// A server builder for this config (warning about every ignored key).
+    pub fn to_builder(&self) -> Result<TestServerBuilder, ConfigError> {
+        for (k, v) in &self.ignored {
+            tracing::warn!(key = %k, value = %v, "zoo.cfg key ignored by zk-testserver");
+        }
+        if let (Some(data), Some(log)) = (&self.data_dir, &self.data_log_dir) {
+            if data != log {
+                tracing::warn!(dataLogDir = %log.display(), "dataLogDir ignored: the txn log is kept in dataDir");
+            }
+        }
+        if let Some(t) = &self.ssl_key_store_type {
+            if !t.eq_ignore_ascii_case("PEM") {
+                tracing::warn!(r#type = %t, "only PEM key stores are supported");
+            }
+        }
+        let port = self.client_port.ok_or(ConfigError::Missing("clientPort"))?;
+        let host = self
+            .client_port_address
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let mut b = TestServerBuilder::default()
+            .host(host)
+            .port(port)
+            .tick_time_ms(self.tick_time)
+            .extended_types(self.extended_types)
+            .reconfig_enabled(self.reconfig_enabled)
+            .max_client_cnxns(self.max_client_cnxns)
+            .fsync(self.force_sync)
+            .four_letter_whitelist(self.four_letter_whitelist.as_deref().unwrap_or("srvr"));
+        let tick = self.tick_time;
+        let min = self.min_session_timeout.unwrap_or(tick.saturating_mul(2));
+        let max = self.max_session_timeout.unwrap_or(tick.saturating_mul(20));
+        b = b.session_timeout_bounds(min, max);
+        if let Some(d) = &self.data_dir {
+            b = b.data_dir(d.clone());
+        }
+        if let Some(s) = &self.super_digest {
+            b = b.super_digest(s.clone());
+        }
+        if let Some(id) = self.myid {
+            b = b.myid(u8::try_from(id).unwrap_or(u8::MAX));
+        }
+        if let Some(ms) = self.container_check_interval_ms {
+            b = b.container_check_interval(Duration::from_millis(ms));
+        }
+        if let (Some(port), Some(store)) = (self.secure_client_port, &self.ssl_key_store) {
+            b = b.tls(
+                TlsFiles {
+                    cert_chain: store.clone(),
+                    private_key: store.clone(),
+                },
+                port,
+            );
+        } else if self.secure_client_port.is_some() {
+            tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
+        }
+        Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_typical_config() {
+        let cfg = ZooCfg::parse(
+            "# sample\ntickTime=2000\ndataDir=/tmp/zk\nclientPort=2181\nclientPortAddress=127.0.0.1\n\
+             maxClientCnxns=0\n4lw.commands.whitelist=ruok, srvr\nadmin.enableServer=false\n\
+             extendedTypesEnabled=true\nserver.1=10.0.0.1:2888:3888;2181\n\
+             server.2=10.0.0.2:2888:3888:observer\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.tick_time, 2000);
+        assert_eq!(cfg.client_port, Some(2181));
+        assert_eq!(cfg.max_client_cnxns, 0);
+        assert!(cfg.extended_types);
+        assert_eq!(cfg.servers.len(), 2);
+        assert_eq!(cfg.servers[0].client.as_deref(), Some("2181"));
+        assert_eq!(cfg.servers[1].role, "observer");
+        assert!(cfg.is_ensemble());
+        assert_eq!(
+            cfg.ignored.get("admin.enableServer").map(String::as_str),
+            Some("false")
+        );
+        assert!(cfg.to_builder().is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(matches!(
+            ZooCfg::parse("tickTime=fast"),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            ZooCfg::parse("server.1=host").map(|_| ()),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            ZooCfg::parse("tickTime=100").unwrap().to_builder(),
+            Err(ConfigError::Missing("clientPort"))
+        ));
+    }
+}

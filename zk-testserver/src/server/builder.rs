@@ -1,0 +1,271 @@
+//! [`TestServerBuilder`]: every knob of the in-process server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::{CoreConfig, Whitelist};
+
+use super::TestServer;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The port could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+    /// The data directory could not be read, recovered or written.
+    #[error("storage: {0}")]
+    Storage(#[source] std::io::Error),
+    /// TLS files are missing or invalid.
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    /// The core thread could not be spawned.
+    #[error("cannot spawn the core thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// PEM files for the secure client port.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain (PEM).
+    pub cert_chain: PathBuf,
+    /// The private key (PEM); may be the same file as the chain.
+    pub private_key: PathBuf,
+}
+
+/// Configures and starts a [`TestServer`].
+#[derive(Debug, Clone)]
+pub struct TestServerBuilder {
+    pub(crate) host: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) secure_port: u16,
+    pub(crate) tick_ms: i64,
+    pub(crate) min_session_timeout_ms: Option<i32>,
+    pub(crate) max_session_timeout_ms: Option<i32>,
+    pub(crate) extended_types: bool,
+    pub(crate) read_only: bool,
+    pub(crate) reconfig_enabled: bool,
+    pub(crate) super_digest: Option<String>,
+    pub(crate) whitelist: Whitelist,
+    pub(crate) fsync: bool,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) container_check_interval: Duration,
+    pub(crate) container_max_never_used: Duration,
+    pub(crate) max_client_cnxns: usize,
+    pub(crate) myid: u8,
+    pub(crate) secret: Option<[u8; 32]>,
+    pub(crate) snap_count: u64,
+    pub(crate) tls: Option<TlsFiles>,
+    pub(crate) extra_conf: Vec<(String, String)>,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        TestServerBuilder {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            secure_port: 0,
+            tick_ms: 2000,
+            min_session_timeout_ms: None,
+            max_session_timeout_ms: None,
+            extended_types: false,
+            read_only: false,
+            reconfig_enabled: false,
+            super_digest: None,
+            whitelist: Whitelist::All,
+            fsync: true,
+            data_dir: None,
+            container_check_interval: Duration::from_secs(60),
+            container_max_never_used: Duration::ZERO,
+            max_client_cnxns: 0,
+            myid: 0,
+            secret: None,
+            snap_count: 100_000,
+            tls: None,
+            extra_conf: Vec::new(),
+        }
+    }
+}
+
+impl TestServerBuilder {
+    /// The address to listen on (default 127.0.0.1).
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The client port (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// `tickTime` in ms (default 2000). Session bounds default to 2× and 20× of it.
+    pub fn tick_time_ms(mut self, ms: u32) -> Self {
+        self.tick_ms = i64::from(ms.max(1));
+        self
+    }
+
+    /// `minSessionTimeout` and `maxSessionTimeout` in ms.
+    pub fn session_timeout_bounds(mut self, min_ms: u32, max_ms: u32) -> Self {
+        self.min_session_timeout_ms = Some(i32::try_from(min_ms).unwrap_or(i32::MAX));
+        self.max_session_timeout_ms = Some(i32::try_from(max_ms).unwrap_or(i32::MAX));
+        self
+    }
+
+    /// `extendedTypesEnabled`: allows TTL nodes.
+    pub fn extended_types(mut self, on: bool) -> Self {
+        self.extended_types = on;
+        self
+    }
+
+    /// Serve as a read-only server (as a partitioned ensemble member with
+    /// `readonlymode.enabled` would): only read-only clients, writes get NotReadOnly.
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// `reconfigEnabled` (standalone servers still answer reconfig with Unimplemented).
+    pub fn reconfig_enabled(mut self, on: bool) -> Self {
+        self.reconfig_enabled = on;
+        self
+    }
+
+    /// The super user's digest, `super:BASE64(SHA1("super:password"))`
+    /// (see [`crate::acl::digest_id`]).
+    pub fn super_digest(mut self, digest: impl Into<String>) -> Self {
+        self.super_digest = Some(digest.into());
+        self
+    }
+
+    /// The four-letter-word whitelist as in `4lw.commands.whitelist` (default `*`).
+    pub fn four_letter_whitelist(mut self, list: &str) -> Self {
+        self.whitelist = Whitelist::parse(list);
+        self
+    }
+
+    /// Whether the txn log is fsynced before replies (default true; needs a data dir).
+    pub fn fsync(mut self, on: bool) -> Self {
+        self.fsync = on;
+        self
+    }
+
+    /// Persist to this directory (txn log and snapshots); without it the server is in-memory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// How often containers and TTL nodes are checked (default 60 s, like ZooKeeper).
+    pub fn container_check_interval(mut self, every: Duration) -> Self {
+        self.container_check_interval = every;
+        self
+    }
+
+    /// Delete containers that never had a child after this long (default: never).
+    pub fn container_max_never_used(mut self, after: Duration) -> Self {
+        self.container_max_never_used = after;
+        self
+    }
+
+    /// `maxClientCnxns` per client address (default 0: unlimited).
+    pub fn max_client_cnxns(mut self, n: usize) -> Self {
+        self.max_client_cnxns = n;
+        self
+    }
+
+    /// The server id (top byte of session ids).
+    pub fn myid(mut self, id: u8) -> Self {
+        self.myid = id;
+        self
+    }
+
+    /// The secret session passwords derive from (default: random, or the one stored in the
+    /// data dir).
+    pub fn session_secret(mut self, secret: [u8; 32]) -> Self {
+        self.secret = Some(secret);
+        self
+    }
+
+    /// Take a snapshot (and start a new log) after this many txns (default 100000).
+    pub fn snap_count(mut self, n: u64) -> Self {
+        self.snap_count = n.max(1);
+        self
+    }
+
+    /// Serve TLS on a second port with these PEM files.
+    pub fn tls(mut self, files: TlsFiles, secure_port: u16) -> Self {
+        self.tls = Some(files);
+        self.secure_port = secure_port;
+        self
+    }
+
+    /// Extra `key=value` pairs `conf` reports.
+    pub fn conf_entry(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_conf.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts serving.
+    pub async fn start(self) -> Result<TestServer, ServerError> {
+        TestServer::launch(self).await
+    }
+
+    pub(crate) fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    pub(crate) fn secure_listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.secure_port)
+    }
+
+    pub(crate) fn tls_acceptor(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, ServerError> {
+        let Some(files) = &self.tls else {
+            return Ok(None);
+        };
+        let config = crate::tls::server_config(&files.cert_chain, &files.private_key)
+            .map_err(ServerError::Tls)?;
+        Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    pub(crate) fn core_config(&self, addr: SocketAddr, secure: Option<SocketAddr>) -> CoreConfig {
+        let mut cfg = CoreConfig::with_tick(self.tick_ms).whitelisted(self.whitelist.clone());
+        if let Some(min) = self.min_session_timeout_ms {
+            cfg.min_session_timeout_ms = min;
+        }
+        if let Some(max) = self.max_session_timeout_ms {
+            cfg.max_session_timeout_ms = max;
+        }
+        cfg.extended_types = self.extended_types;
+        cfg.read_only = self.read_only;
+        cfg.read_only_mode_enabled = self.read_only;
+        cfg.reconfig_enabled = self.reconfig_enabled;
+        cfg.super_digest = self.super_digest.clone();
+        cfg.container_check_interval_ms =
+            i64::try_from(self.container_check_interval.as_millis()).unwrap_or(i64::MAX / 2);
+        cfg.container_max_never_used_ms =
+            i64::try_from(self.container_max_never_used.as_millis()).unwrap_or(i64::MAX / 2);
+        cfg.myid = self.myid;
+        cfg.secret = self.secret.unwrap_or_else(rand::random);
+        cfg.wall_clock_ms = super::wall_ms();
+        cfg.max_client_cnxns = self.max_client_cnxns;
+        let mut conf = vec![
+            ("clientPort".to_string(), addr.port().to_string()),
+            ("clientPortAddress".to_string(), addr.ip().to_string()),
+        ];
+        if let Some(s) = secure {
+            conf.push(("secureClientPort".to_string(), s.port().to_string()));
+        }
+        if let Some(dir) = &self.data_dir {
+            conf.push(("dataDir".to_string(), dir.display().to_string()));
+            conf.push(("dataLogDir".to_string(), dir.display().to_string()));
+        }
+        conf.extend(self.extra_conf.iter().cloned());
+        cfg.conf_lines = conf;
+        cfg
+    }
+}

@@ -1,0 +1,94 @@
+//! The `zk-testserver` binary: a drop-in for `QuorumPeerMain zoo.cfg`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::four_letter::ask;
+
+const BIN: &str = env!("CARGO_BIN_EXE_zk-testserver");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn serves_a_standalone_zoo_cfg() {
+    let dir = std::env::temp_dir().join(format!("zk-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let cfg = dir.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Wait for the "serving" log line, keeping every line for later checks.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the binary logs that it serves");
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("zk-testserver serving") {
+            break;
+        }
+    }
+    assert_eq!(ask(addr, "ruok").await, "imok");
+    assert!(ask(addr, "conf").await.contains("tickTime=200"));
+    let mut c = Client::connect(addr).await;
+    c.create("/bin", b"ok", 0).await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    log.extend(rx.try_iter().map(|l| l + "\n"));
+    assert!(
+        log.contains("admin.enableServer"),
+        "ignored keys are warned: {log}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn refuses_ensembles_clearly() {
+    let dir = std::env::temp_dir().join(format!("zk-bin-ens-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        "tickTime=2000\nclientPort=2181\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ensembles come in the next release"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the Rust test server over real sockets, by topic.
+
+mod basic;
+mod binary;
+mod client;
+mod conformance;
+mod faults;
+mod four_letter;
+mod fuzz;
+mod persistence;
+mod tls;
+mod zkcli;
