@@ -1,0 +1,226 @@
+//! Connect strings (`host:port,host2:port/chroot`) and the chroot.
+
+use std::fmt;
+use std::sync::Arc;
+
+use zk_proto::validate_path;
+
+use crate::error::{ArgumentError, Error, Result};
+
+/// The port used when a host has none.
+pub const DEFAULT_PORT: u16 = 2181;
+
+/// One server address as written in the connect string; it is resolved again (DNS) on every
+/// connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostPort {
+    /// A host name or an IP literal (IPv6 without brackets).
+    pub host: String,
+    /// The client port.
+    pub port: u16,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A parsed connect string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectString {
+    /// The servers, in the order written.
+    pub hosts: Vec<HostPort>,
+    /// The chroot, if any.
+    pub chroot: Chroot,
+}
+
+impl ConnectString {
+    /// Parses `host[:port][,host[:port]...][/chroot]`. IPv6 literals go in brackets
+    /// (`[::1]:2181`); the port defaults to 2181.
+    pub fn parse(input: &str) -> Result<ConnectString> {
+        let bad = |reason: &'static str| {
+            Error::BadArguments(ArgumentError::InvalidConnectString {
+                input: input.to_string(),
+                reason,
+            })
+        };
+        let (servers, chroot) = match input.find('/') {
+            Some(i) => (&input[..i], Some(&input[i..])),
+            None => (input, None),
+        };
+        let mut hosts = Vec::new();
+        for part in servers.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            hosts.push(parse_host(part).map_err(bad)?);
+        }
+        if hosts.is_empty() {
+            return Err(bad("no servers"));
+        }
+        let chroot = match chroot {
+            None => Chroot::none(),
+            Some(path) => Chroot::new(path)?,
+        };
+        Ok(ConnectString { hosts, chroot })
+    }
+}
+
+fn parse_host(part: &str) -> std::result::Result<HostPort, &'static str> {
+    let (host, port) = if let Some(rest) = part.strip_prefix('[') {
+        let end = rest.find(']').ok_or("unclosed [ in an IPv6 address")?;
+        let host = &rest[..end];
+        let after = &rest[end + 1..];
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err("unexpected text after an IPv6 address"),
+        };
+        (host, port)
+    } else {
+        match part.rsplit_once(':') {
+            Some((_, _)) if part.matches(':').count() > 1 => {
+                return Err("IPv6 addresses must be written in brackets")
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (part, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("empty host");
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => p.parse::<u16>().map_err(|_| "invalid port")?,
+    };
+    Ok(HostPort {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// A client-side root: prepended to every path sent and stripped from every path received.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chroot(Option<Arc<str>>);
+
+impl Chroot {
+    /// No chroot.
+    pub fn none() -> Chroot {
+        Chroot(None)
+    }
+
+    /// A chroot at `path` (`/` is the same as none).
+    pub fn new(path: &str) -> Result<Chroot> {
+        validate_path(path, false).map_err(|source| {
+            Error::BadArguments(ArgumentError::InvalidPath {
+                path: path.to_string(),
+                source,
+            })
+        })?;
+        Ok(if path == "/" {
+            Chroot(None)
+        } else {
+            Chroot(Some(Arc::from(path)))
+        })
+    }
+
+    /// The chroot path, if any.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// Validates a client path and returns the server path.
+    pub fn to_server(&self, path: &str, sequential: bool) -> Result<String> {
+        validate_path(path, sequential).map_err(|source| {
+            Error::BadArguments(ArgumentError::InvalidPath {
+                path: path.to_string(),
+                source,
+            })
+        })?;
+        Ok(self.prefix(path))
+    }
+
+    /// Prepends the chroot to an already valid path.
+    pub fn prefix(&self, path: &str) -> String {
+        match &self.0 {
+            None => path.to_string(),
+            Some(root) if path == "/" => root.to_string(),
+            Some(root) => {
+                let mut s = String::with_capacity(root.len() + path.len());
+                s.push_str(root);
+                s.push_str(path);
+                s
+            }
+        }
+    }
+
+    /// Strips the chroot from a server path; paths outside the chroot (such as
+    /// `/zookeeper/config`) are returned unchanged.
+    pub fn strip(&self, path: String) -> String {
+        match self.strip_if_inside(&path) {
+            Some(stripped) => stripped.to_string(),
+            None => path,
+        }
+    }
+
+    /// The client path of a server path, or `None` if it lies outside the chroot.
+    pub fn strip_if_inside<'a>(&self, path: &'a str) -> Option<&'a str> {
+        match &self.0 {
+            None => Some(path),
+            Some(root) => match path.strip_prefix(&**root) {
+                Some("") => Some("/"),
+                Some(rest) if rest.starts_with('/') => Some(rest),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(host: &str, port: u16) -> HostPort {
+        HostPort {
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn parses_connect_strings() {
+        let cs = ConnectString::parse("a:1,b,[::1]:3,[fe80::2]/app/x").unwrap();
+        assert_eq!(
+            cs.hosts,
+            vec![hp("a", 1), hp("b", 2181), hp("::1", 3), hp("fe80::2", 2181)]
+        );
+        assert_eq!(cs.chroot.as_str(), Some("/app/x"));
+        assert_eq!(
+            ConnectString::parse("127.0.0.1:2181/").unwrap().chroot,
+            Chroot::none()
+        );
+        for bad in ["", "/app", "a:x", "::1:2", "[::1", "a:1/bad/", ":1"] {
+            assert!(ConnectString::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(hp("::1", 3).to_string(), "[::1]:3");
+    }
+
+    #[test]
+    fn chroot_prefix_and_strip() {
+        let c = Chroot::new("/app").unwrap();
+        assert_eq!(c.to_server("/", false).unwrap(), "/app");
+        assert_eq!(c.to_server("/a", false).unwrap(), "/app/a");
+        assert!(c.to_server("a", false).is_err());
+        assert_eq!(c.strip("/app/a".into()), "/a");
+        assert_eq!(c.strip("/app".into()), "/");
+        assert_eq!(c.strip("/zookeeper/config".into()), "/zookeeper/config");
+        assert_eq!(c.strip_if_inside("/apple"), None);
+        assert_eq!(Chroot::none().strip("/x".into()), "/x");
+    }
+}

@@ -1,0 +1,285 @@
+//! The core's input side: frames from the server (handshake, replies, events, auth).
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use zk_proto::{
+    decode_incoming, decode_response, encode_request, xid, ConnectResponse, ErrorCode, Incoming,
+    Jute, OpCode, ReplyHeader, Request, Response, SetWatches2, WatcherEvent,
+};
+
+use super::{Effect, Pending, Phase, Session, SessionState, WatchOp, SET_WATCHES_CHUNK};
+use crate::error::Error;
+use crate::event::{EventType, WatchedEvent};
+
+/// Picks one watch list of a setWatches2 record.
+type ListOf = fn(&mut SetWatches2) -> &mut Vec<String>;
+
+impl<R> Session<R> {
+    /// Bytes arrived in `buf`: consumes every whole frame.
+    pub(crate) fn on_received(&mut self, buf: &mut BytesMut, now: Instant) {
+        self.last_recv = now;
+        if self.phase == Phase::Connected {
+            self.last_heard = now;
+        }
+        loop {
+            if !matches!(self.phase, Phase::Connected | Phase::Handshaking { .. }) {
+                buf.clear();
+                return;
+            }
+            match self.decoder.decode(buf) {
+                Ok(Some(frame)) => {
+                    if matches!(self.phase, Phase::Handshaking { .. }) {
+                        self.on_connect_response(frame, now);
+                    } else {
+                        self.on_frame(frame, now);
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "bad frame from server");
+                    buf.clear();
+                    self.on_disconnected(now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_connect_response(&mut self, frame: Bytes, now: Instant) {
+        let response = match ConnectResponse::decode_exact(&frame) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, frame = ?frame, "undecodable ConnectResponse");
+                self.attempt_failed(now);
+                return;
+            }
+        };
+        if response.is_expired() {
+            self.terminate(SessionState::Expired, Error::SessionExpired);
+            return;
+        }
+        let read_only = response.read_only == Some(true);
+        if self.established() && self.session_id != response.session_id {
+            tracing::info!(
+                old = self.session_id,
+                new = response.session_id,
+                "new session"
+            );
+        }
+        self.session_id = response.session_id;
+        self.password = response.passwd;
+        self.negotiated = Duration::from_millis(u64::try_from(response.timeout).unwrap_or(1));
+        self.seen_rw |= !read_only;
+        self.failures = 0;
+        self.last_heard = now;
+        self.last_recv = now;
+        self.phase = Phase::Connected;
+        tracing::info!(
+            session_id = self.session_id,
+            timeout_ms = response.timeout,
+            read_only,
+            "session established"
+        );
+        let state = if read_only {
+            self.start_probing(now);
+            SessionState::ConnectedReadOnly
+        } else {
+            SessionState::Connected
+        };
+        for index in 0..self.auths.len() {
+            self.send_auth(index, now);
+        }
+        // With credentials, the state changes once the server accepted them, so that
+        // `connect` and state observers never see a session whose auth is about to fail.
+        if self.auth_in_flight.is_empty() {
+            self.set_state(state);
+            self.notify_persistent(state);
+        } else {
+            self.announce = Some(state);
+        }
+        self.send_set_watches(now);
+        while let Some(q) = self.queue.pop_front() {
+            self.send(q.request, Some(q.token), q.deadline, q.watch, now);
+        }
+        self.last_send = now;
+    }
+
+    /// Re-registers every watch, in frames of at most [`SET_WATCHES_CHUNK`] bytes.
+    fn send_set_watches(&mut self, now: Instant) {
+        let lists = self.watches.lists();
+        let relative_zxid = self.last_zxid;
+        let empty = || SetWatches2 {
+            relative_zxid,
+            ..SetWatches2::default()
+        };
+        // Frame overhead: length prefix and request header.
+        const OVERHEAD: usize = 4 + 8;
+        let base = empty().encoded_len();
+        let mut chunk = empty();
+        let mut size = base;
+        let mut frames = Vec::new();
+        let sources: [(&Vec<String>, ListOf); 5] = [
+            (&lists.data, |s| &mut s.data_watches),
+            (&lists.exist, |s| &mut s.exist_watches),
+            (&lists.child, |s| &mut s.child_watches),
+            (&lists.persistent, |s| &mut s.persistent_watches),
+            (&lists.recursive, |s| &mut s.persistent_recursive_watches),
+        ];
+        for (paths, field) in sources {
+            for path in paths {
+                let len = 4 + path.len();
+                if OVERHEAD + size + len > SET_WATCHES_CHUNK && size > base {
+                    frames.push(std::mem::replace(&mut chunk, empty()));
+                    size = base;
+                }
+                field(&mut chunk).push(path.clone());
+                size += len;
+            }
+        }
+        if size > base {
+            frames.push(chunk);
+        }
+        for frame in frames {
+            encode_request(
+                &mut self.out,
+                xid::SET_WATCHES,
+                &Request::SetWatches2(frame),
+            );
+            self.pending.push_back(Pending {
+                xid: xid::SET_WATCHES,
+                op: OpCode::SetWatches2,
+                token: None,
+                deadline: now,
+                watch: None,
+            });
+        }
+    }
+
+    fn on_frame(&mut self, frame: Bytes, now: Instant) {
+        match decode_incoming(frame) {
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable frame; dropping the connection");
+                self.connection_lost(now);
+            }
+            Ok(Incoming::Event { zxid, event }) => self.on_event(zxid, event),
+            Ok(Incoming::Reply { header, body }) => match header.xid {
+                xid::PING => {}
+                xid::AUTH => self.on_auth_reply(header.err, now),
+                _ => self.on_reply(header, body, now),
+            },
+        }
+    }
+
+    fn on_event(&mut self, zxid: i64, event: WatcherEvent) {
+        let Some(event_type) = EventType::from_wire(event.event_type) else {
+            tracing::warn!(event_type = ?event.event_type, "ignoring unknown event type");
+            return;
+        };
+        let watchers = self.watches.dispatch(event_type, &event.path);
+        tracing::trace!(zxid, path = %event.path, ?event_type, watchers = watchers.len(), "event");
+        let path = self.cfg.chroot.strip(event.path);
+        for watcher in watchers {
+            self.effects.push_back(Effect::Deliver {
+                watcher,
+                event: WatchedEvent {
+                    event_type,
+                    state: self.state,
+                    path: path.clone(),
+                    zxid,
+                },
+            });
+        }
+    }
+
+    fn on_auth_reply(&mut self, err: ErrorCode, now: Instant) {
+        let index = self.auth_in_flight.pop_front();
+        let waiter = index
+            .and_then(|i| self.auths.get_mut(i))
+            .and_then(|a| a.waiter.take());
+        if err.is_ok() {
+            if let Some(token) = waiter {
+                self.complete(token, Ok(Response::Empty));
+            }
+            if self.auth_in_flight.is_empty() {
+                if let Some(state) = self.announce.take() {
+                    self.set_state(state);
+                    self.notify_persistent(state);
+                }
+            }
+            return;
+        }
+        let error = Error::from_code(err);
+        tracing::warn!(session_id = self.session_id, %err, "authentication failed");
+        if let Some(token) = waiter {
+            self.complete(token, Err(error));
+        }
+        if err == ErrorCode::AuthFailed {
+            self.terminate(SessionState::AuthFailed, Error::AuthFailed);
+        } else {
+            self.connection_lost(now);
+        }
+    }
+
+    fn on_reply(&mut self, header: ReplyHeader, body: Bytes, now: Instant) {
+        if self.pending.front().map(|p| p.xid) != Some(header.xid) {
+            tracing::warn!(
+                xid = header.xid,
+                expected = self.pending.front().map(|p| p.xid),
+                "reply xid out of order; dropping the connection"
+            );
+            self.connection_lost(now);
+            return;
+        }
+        let Some(p) = self.pending.pop_front() else {
+            return;
+        };
+        self.timeout_cursor = self.timeout_cursor.saturating_sub(1);
+        if header.zxid > 0 {
+            self.last_zxid = self.last_zxid.max(header.zxid);
+        }
+        let result = if header.err.is_ok() {
+            decode_response(p.op, body).map_err(Error::Decode)
+        } else {
+            Err(Error::from_code(header.err))
+        };
+        tracing::trace!(xid = p.xid, err = %header.err, "reply");
+        match p.watch {
+            Some((WatchOp::Register(id, intent), path)) => {
+                let no_node = matches!(result, Err(Error::NoNode));
+                let kind = intent.outcome(result.is_ok(), no_node);
+                if let Some(orphan) = self.watches.settle(id, &path, intent, kind) {
+                    self.remove_server_watches(orphan, now);
+                }
+            }
+            Some((WatchOp::RemoveLocal(watcher_type), path)) if result.is_ok() => {
+                let removed = self.watches.remove_matching(&path, watcher_type);
+                let client_path = self.cfg.chroot.strip(path);
+                for (watcher, event_type) in removed {
+                    self.effects.push_back(Effect::Deliver {
+                        watcher,
+                        event: WatchedEvent {
+                            event_type,
+                            state: self.state,
+                            path: client_path.clone(),
+                            zxid: 0,
+                        },
+                    });
+                }
+            }
+            _ => {}
+        }
+        if p.op == OpCode::CloseSession {
+            self.terminate(SessionState::Closed, Error::Closed);
+            return;
+        }
+        match p.token {
+            Some(token) => self.complete(token, result),
+            None => {
+                if let Err(e) = result {
+                    tracing::debug!(xid = p.xid, op = ?p.op, error = %e, "internal request failed");
+                }
+            }
+        }
+    }
+}
