@@ -135,8 +135,12 @@ impl Client {
     }
 
     /// The session state: `borrow()` it for the current state, `changed().await` to follow it.
+    /// The current state counts as seen, so `changed()` resolves on the next change after
+    /// this call.
     pub fn state(&self) -> watch::Receiver<SessionState> {
-        self.shared.state.clone()
+        let mut state = self.shared.state.clone();
+        state.borrow_and_update();
+        state
     }
 
     /// The last zxid seen in a reply.

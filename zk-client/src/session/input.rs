@@ -90,23 +90,32 @@ impl<R> Session<R> {
         for index in 0..self.auths.len() {
             self.send_auth(index, now);
         }
-        // With credentials, the state changes once the server accepted them, so that
-        // `connect` and state observers never see a session whose auth is about to fail.
-        if self.auth_in_flight.is_empty() {
-            self.set_state(state);
-            self.notify_persistent(state);
-        } else {
-            self.announce = Some(state);
-        }
-        self.send_set_watches(now);
+        self.set_watches_in_flight = self.send_set_watches(now);
+        // The state changes once the server has accepted the credentials and re-armed the
+        // watches, so that `connect` and state observers never see a session whose auth is
+        // about to fail, and a write made after observing `Connected` always reaches the
+        // watchers (persistent watches are re-armed without a zxid check, ZOOKEEPER-4698).
+        self.announce = Some(state);
+        self.maybe_announce();
         while let Some(q) = self.queue.pop_front() {
             self.send(q.request, Some(q.token), q.deadline, q.watch, now);
         }
         self.last_send = now;
     }
 
-    /// Re-registers every watch, in frames of at most [`SET_WATCHES_CHUNK`] bytes.
-    fn send_set_watches(&mut self, now: Instant) {
+    /// Announces the connected state once nothing sent on connect is still unanswered.
+    fn maybe_announce(&mut self) {
+        if self.auth_in_flight.is_empty() && self.set_watches_in_flight == 0 {
+            if let Some(state) = self.announce.take() {
+                self.set_state(state);
+                self.notify_persistent(state);
+            }
+        }
+    }
+
+    /// Re-registers every watch, in frames of at most [`SET_WATCHES_CHUNK`] bytes; returns
+    /// the number of frames sent.
+    fn send_set_watches(&mut self, now: Instant) -> usize {
         let lists = self.watches.lists();
         let relative_zxid = self.last_zxid;
         let empty = || SetWatches2 {
@@ -140,6 +149,7 @@ impl<R> Session<R> {
         if size > base {
             frames.push(chunk);
         }
+        let count = frames.len();
         for frame in frames {
             encode_request(
                 &mut self.out,
@@ -154,6 +164,7 @@ impl<R> Session<R> {
                 watch: None,
             });
         }
+        count
     }
 
     fn on_frame(&mut self, frame: Bytes, now: Instant) {
@@ -201,12 +212,7 @@ impl<R> Session<R> {
             if let Some(token) = waiter {
                 self.complete(token, Ok(Response::Empty));
             }
-            if self.auth_in_flight.is_empty() {
-                if let Some(state) = self.announce.take() {
-                    self.set_state(state);
-                    self.notify_persistent(state);
-                }
-            }
+            self.maybe_announce();
             return;
         }
         let error = Error::from_code(err);
@@ -268,6 +274,10 @@ impl<R> Session<R> {
                 }
             }
             _ => {}
+        }
+        if p.op == OpCode::SetWatches2 && p.token.is_none() {
+            self.set_watches_in_flight = self.set_watches_in_flight.saturating_sub(1);
+            self.maybe_announce();
         }
         if p.op == OpCode::CloseSession {
             self.terminate(SessionState::Closed, Error::Closed);

@@ -184,6 +184,8 @@ pub(crate) struct Session<R> {
     close_token: Option<R>,
     /// The connected state to announce once the credentials sent on connect are accepted.
     announce: Option<SessionState>,
+    /// setWatches2 frames sent on connect and not yet answered.
+    set_watches_in_flight: usize,
     /// The host of the current connection or attempt.
     current: Option<HostPort>,
     /// While connected read-only: when to probe for a read-write server, and the interval.
@@ -236,6 +238,7 @@ impl<R> Session<R> {
             closing: None,
             close_token: None,
             announce: None,
+            set_watches_in_flight: 0,
             current: None,
             ro_probe: None,
             out: BytesMut::with_capacity(8 * 1024),
@@ -464,6 +467,7 @@ impl<R> Session<R> {
         self.timeout_cursor = 0;
         self.auth_in_flight.clear();
         self.announce = None;
+        self.set_watches_in_flight = 0;
     }
 
     fn check_expiry(&mut self, now: Instant) -> bool {

@@ -19,7 +19,9 @@ use std::fmt;
 ///
 /// - `Connecting`: no session yet; the client is trying the servers.
 /// - `Connected` / `ConnectedReadOnly`: a session is established on a (read-only) server;
-///   the client moves between the two when it reconnects elsewhere.
+///   the client moves between the two when it reconnects elsewhere. The state is announced
+///   only once the server has accepted the session's credentials and re-armed its watches, so
+///   any change made after a `Connected` is observed reaches this session's watchers.
 /// - `Disconnected`: the session exists but the connection was lost; the client reconnects on
 ///   its own. Requests made now wait for the reconnect (bounded by the request timeout).
 /// - `Expired`, `AuthFailed`, `Closed`: terminal. `Expired` comes from the server, or from the

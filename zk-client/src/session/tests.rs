@@ -330,7 +330,12 @@ fn reconnect_fails_in_flight_and_replays_watches() {
     assert_eq!(sw.persistent_watches, ["/p"]);
     assert_eq!(sw.persistent_recursive_watches, ["/r"]);
     assert_eq!(sent[1].1, get_data("/y", false));
+    // `Connected` is announced only once the server has re-armed the watches, so that a
+    // change made after observing it cannot slip past a persistent watch.
+    assert_eq!(states(&h.drain()), Vec::<SessionState>::new());
     h.reply(-8, 10, ErrorCode::Ok, None);
+    let effects = h.drain();
+    assert_eq!(states(&effects), vec![SessionState::Connected]);
     h.reply(sent[1].0.xid, 10, ErrorCode::Ok, Some(data_response()));
     assert_eq!(completions(&h.drain()), vec![(5, Ok(data_response()))]);
 }
