@@ -156,18 +156,31 @@ impl Driver {
         let mut wbuf = BytesMut::with_capacity(64 * 1024);
         let mut commands_open = true;
         let mut probing: Option<Probing> = None;
+        // One timer for the task's life, re-armed only when the core's deadline moves earlier
+        // than the armed one: deadlines mostly move later (every send postpones the ping), and
+        // registering a fresh timer each turn costs a timer-wheel insert and removal. A timer
+        // that fires before the core's deadline just gets re-armed.
+        let timer = tokio::time::sleep(Duration::from_secs(3600));
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
             self.apply_effects(&mut sinks, &mut conn, &mut probing, &mut rbuf, &mut wbuf);
             if self.core.is_finished() {
                 break;
             }
-            if self.core.poll_transmit(&mut wbuf) {
+            // While a batch is still being written, new frames wait in the core's buffer and are
+            // then swapped in whole (no copy), rather than appended to the unwritten remainder.
+            if wbuf.is_empty() && self.core.poll_transmit(&mut wbuf) {
                 conn.unflushed = true;
             }
-            let deadline = self
-                .core
-                .next_deadline()
-                .map(tokio::time::Instant::from_std);
+            if let Some(deadline) = self.core.next_deadline() {
+                if armed.map_or(true, |at| deadline < at) {
+                    timer
+                        .as_mut()
+                        .reset(tokio::time::Instant::from_std(deadline));
+                    armed = Some(deadline);
+                }
+            }
             let writable = conn.writer.is_some() && !wbuf.is_empty();
             let flushable = conn.writer.is_some() && wbuf.is_empty() && conn.unflushed;
             tokio::select! {
@@ -224,7 +237,8 @@ impl Driver {
                     probing = None;
                     self.core.on_probe_result(host, read_write, now());
                 },
-                () = sleep_until(deadline) => self.core.on_timeout(now()),
+                // The check below runs `on_timeout` if the core's deadline has come.
+                () = &mut timer, if armed.is_some() => armed = None,
             }
             // Timers are checked after every input, so a busy connection cannot starve them.
             let now = now();
@@ -360,13 +374,6 @@ async fn wait_opening(opening: &mut Option<Opening>) -> io::Result<(Reader, Writ
 async fn wait_probe(probing: &mut Option<Probing>) -> (HostPort, bool) {
     match probing {
         Some(fut) => fut.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
 }

@@ -190,12 +190,15 @@ impl<R> Session<R> {
         let watchers = self.watches.dispatch(event_type, &event.path);
         tracing::trace!(zxid, path = %event.path, ?event_type, watchers = watchers.len(), "event");
         let path = self.cfg.chroot.strip(event.path);
+        // Events replayed on reconnect arrive before `Connected` is announced; they belong to
+        // the connected session all the same.
+        let state = self.announce.unwrap_or(self.state);
         for watcher in watchers {
             self.effects.push_back(Effect::Deliver {
                 watcher,
                 event: WatchedEvent {
                     event_type,
-                    state: self.state,
+                    state,
                     path: path.clone(),
                     zxid,
                 },

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use zk_client::{
-    perms, Acl, ArgumentError, CreateMode, CreateOptions, Error, Id, SessionState, WatcherType,
+    perms, Acl, ArgumentError, CreateMode, CreateOptions, Error, EventType, Id, SessionState,
+    WatcherType,
 };
 
 use crate::support::{self, connect, shared, unique_path, within};
@@ -17,6 +18,8 @@ async fn connect_and_session_info() {
     let client = connect(&cluster).await;
     assert_eq!(*client.state().borrow(), SessionState::Connected);
     assert_ne!(client.session_id().0, 0);
+    // Standalone servers number their sessions as server 1 (the top byte).
+    assert_eq!(client.session_id().0 >> 56, 1);
     assert_eq!(client.session_password().len(), 16);
     let root = unique_path("info");
     client
@@ -210,6 +213,24 @@ async fn read_write_delete_and_acl() {
         Err(Error::BadVersion)
     );
     assert_eq!(client.get_acl(&root).await.unwrap().0, read_only);
+    // The server validates every id: no unknown schemes, malformed ids, or `auth` without
+    // credentials (an ip identity does not count).
+    for id in [
+        Id::new("world", "someone"),
+        Id::new("nosuchscheme", "x"),
+        Id::new("digest", "no-colon"),
+        Id::new("ip", "999.0.0.1"),
+        Id::new("auth", ""),
+        Id::new("super", "x"),
+    ] {
+        assert_eq!(
+            client
+                .set_acl(&root, &[Acl::new(perms::ALL, id.clone())], None)
+                .await,
+            Err(Error::InvalidAcl),
+            "{id:?}"
+        );
+    }
     assert_eq!(
         client.set_data(&root, b"no", None).await,
         Err(Error::NoAuth)
@@ -279,74 +300,66 @@ async fn create_all_and_delete_all() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconfig_and_config_watch() {
+async fn servers_delete_expired_ttl_nodes_and_empty_containers() {
     if !support::available() {
         return;
     }
     let opts = support::ServerOptions {
-        reconfig: true,
+        container_check_ms: Some(100),
         ..Default::default()
     };
-    let cluster = support::blocking(move || support::launch(3, &opts)).await;
-    // Talk to the leader, and remove a follower: neither change drops our connection.
-    let c = cluster.clone();
-    let modes: Vec<Option<String>> =
-        support::blocking(move || (0..3).map(|i| c.mode(i)).collect()).await;
-    let leader = modes
-        .iter()
-        .position(|m| m.as_deref() == Some("leader"))
-        .unwrap();
-    let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
-    let admin = zk_client::Client::builder(cluster.member_addr(leader).to_string())
-        .auth(
-            "digest",
-            format!("super:{}", support::SUPER_PASSWORD).as_bytes(),
-        )
-        .connect()
+    let cluster = support::blocking(move || support::launch(1, &opts)).await;
+    let client = connect(&cluster).await;
+    let root = unique_path("cleanup");
+    client
+        .create(&root, b"", &CreateOptions::default())
         .await
         .unwrap();
-    let leaving = format!("server.{}=", followers[0] + 1);
-    let (config, stat, watcher) = admin.get_config_and_watch().await.unwrap();
-    let config = String::from_utf8(config.to_vec()).unwrap();
-    assert!(config.contains(&leaving), "{config}");
-    let (new_config, _) = admin
-        .reconfig(&zk_client::Reconfig {
-            leaving: Some(format!("{}", followers[0] + 1)),
-            from_config: Some(stat.mzxid),
-            ..Default::default()
-        })
+    let ttl =
+        |ms| CreateOptions::new(CreateMode::PersistentWithTtl).with_ttl(Duration::from_millis(ms));
+    let container = CreateOptions::new(CreateMode::Container);
+    // Expire: a TTL node without children, a container whose last child went.
+    let (expiring, _) = client
+        .create(&format!("{root}/ttl"), b"", &ttl(300))
         .await
         .unwrap();
-    let new_config = String::from_utf8(new_config.to_vec()).unwrap();
-    assert!(!new_config.contains(&leaving), "{new_config}");
-    let event = within(20, "config change", watcher.changed()).await;
-    assert_eq!(
-        (event.event_type, event.path.as_str()),
-        (
-            zk_client::EventType::NodeDataChanged,
-            zk_client::CONFIG_NODE
-        )
-    );
-    // A stale config version is refused. (The client may have been connected to the member
-    // that left, which drops its connections: retry on connection loss.)
-    let stale = within(30, "stale reconfig", async {
-        loop {
-            let result = admin
-                .reconfig(&zk_client::Reconfig {
-                    leaving: Some(format!("{}", followers[1] + 1)),
-                    from_config: Some(stat.mzxid),
-                    ..Default::default()
-                })
-                .await;
-            match result {
-                Err(e) if e.is_retryable() => {
-                    support::wait_state(&admin, 30, |s| s.is_connected()).await;
-                }
-                other => return other.map(|_| ()),
-            }
-        }
-    })
-    .await;
-    assert_eq!(stale, Err(Error::BadVersion));
-    admin.close().await.unwrap();
+    let (emptied, _) = client
+        .create(&format!("{root}/emptied"), b"", &container)
+        .await
+        .unwrap();
+    let child = format!("{emptied}/c");
+    client
+        .create(&child, b"", &CreateOptions::default())
+        .await
+        .unwrap();
+    // Stay: a TTL node with a child, a container that never had one, a long TTL.
+    let (parent, _) = client
+        .create(&format!("{root}/ttl-parent"), b"", &ttl(300))
+        .await
+        .unwrap();
+    client
+        .create(&format!("{parent}/c"), b"", &CreateOptions::default())
+        .await
+        .unwrap();
+    let (unused, _) = client
+        .create(&format!("{root}/unused"), b"", &container)
+        .await
+        .unwrap();
+    let (long, _) = client
+        .create(&format!("{root}/long"), b"", &ttl(600_000))
+        .await
+        .unwrap();
+
+    let (_, ttl_gone) = client.exists_and_watch(&expiring).await.unwrap();
+    let (_, container_gone) = client.exists_and_watch(&emptied).await.unwrap();
+    client.delete(&child, None).await.unwrap();
+    for (what, watcher) in [("TTL node", ttl_gone), ("container", container_gone)] {
+        let event = within(20, what, watcher.changed()).await;
+        assert_eq!(event.event_type, EventType::NodeDeleted, "{what}");
+    }
+    // Both were deleted by a check that saw the others too.
+    for path in [&parent, &unused, &long] {
+        assert!(client.exists(path).await.unwrap().is_some(), "{path}");
+    }
+    client.close().await.unwrap();
 }

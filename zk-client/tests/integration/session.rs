@@ -1,9 +1,9 @@
-//! Session life: surviving server restarts and kills, expiry.
+//! Session life: surviving a standalone server's restart, expiry, closing. (Moving a session
+//! to another member is in `ensemble`.)
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use zk_client::{AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, SessionState};
+use zk_client::{Client, CreateMode, CreateOptions, Error, EventType, SessionState};
 
 use crate::support::{self, blocking, launch, unique_path, wait_state, within, ServerOptions};
 
@@ -44,88 +44,6 @@ async fn session_survives_a_standalone_restart() {
     let event = within(10, "watch after restart", watcher.changed()).await;
     assert_eq!(event.event_type, EventType::NodeDataChanged);
     client.close().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recursive_watch_survives_moving_to_another_server() {
-    if !support::available() {
-        return;
-    }
-    let cluster = blocking(|| launch(3, &ServerOptions::default())).await;
-    let client = Client::builder(cluster.connect_string())
-        .session_timeout(Duration::from_secs(15))
-        .connection_timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .unwrap();
-    let writer = Client::connect(&cluster.connect_string()).await.unwrap();
-    let root = unique_path("move");
-    writer
-        .create(&root, b"", &CreateOptions::default())
-        .await
-        .unwrap();
-    let mut tree = client
-        .add_watch(&root, AddWatchMode::PersistentRecursive)
-        .await
-        .unwrap();
-    // A one-shot watch on another path (servers before 3.9 keep one watch mode per path).
-    let other = format!("{root}-data");
-    writer
-        .create(&other, b"", &CreateOptions::default())
-        .await
-        .unwrap();
-    let (_, _, oneshot) = client.get_data_and_watch(&other).await.unwrap();
-    writer
-        .create(&format!("{root}/before"), b"", &CreateOptions::default())
-        .await
-        .unwrap();
-    let e = within(10, "event before", tree.next()).await.unwrap();
-    assert_eq!(e.path, format!("{root}/before"));
-
-    let session = client.session_id();
-    let c = cluster.clone();
-    let member = blocking(move || c.member_with_session(session.0))
-        .await
-        .expect("the client's server");
-    let c = cluster.clone();
-    blocking(move || c.kill(member)).await;
-    // The watcher hears about the disconnect and the reconnect.
-    let e = within(20, "disconnected", tree.next()).await.unwrap();
-    assert_eq!(
-        (e.event_type, e.state),
-        (EventType::Session, SessionState::Disconnected)
-    );
-    let e = within(40, "reconnected", tree.next()).await.unwrap();
-    assert_eq!(e.event_type, EventType::Session);
-    assert!(e.state.is_connected());
-    assert_eq!(client.session_id(), session);
-    let c = cluster.clone();
-    let now_on = blocking(move || c.member_with_session(session.0)).await;
-    assert_ne!(now_on, Some(member));
-
-    let writer_ok = within(40, "writer", async {
-        loop {
-            match writer
-                .create(&format!("{root}/after"), b"", &CreateOptions::default())
-                .await
-            {
-                Ok(_) | Err(Error::NodeExists) => return,
-                Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(100)).await,
-                Err(e) => panic!("{e}"),
-            }
-        }
-    });
-    writer_ok.await;
-    let e = within(20, "event after", tree.next()).await.unwrap();
-    assert_eq!(
-        (e.event_type, e.path),
-        (EventType::NodeCreated, format!("{root}/after"))
-    );
-    writer.set_data(&other, b"x", None).await.unwrap();
-    let e = within(20, "oneshot after", oneshot.changed()).await;
-    assert_eq!(e.event_type, EventType::NodeDataChanged);
-    client.close().await.unwrap();
-    writer.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

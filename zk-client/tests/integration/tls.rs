@@ -1,11 +1,12 @@
-//! TLS (feature `tls`) against ZooKeeper's Netty `secureClientPort`.
+//! TLS (feature `tls`) against the server's `secureClientPort` (ZooKeeper's Netty one, or
+//! zk-testserver's rustls one).
 
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use zk_client::{Client, CreateOptions, Error, TlsConfig};
 
-use crate::support::{self, blocking, free_port, launch, unique_path, ServerOptions};
+use crate::support::{self, blocking, free_port, launch, unique_path, ServerOptions, TlsOptions};
 
 struct Pki {
     ca_pem: String,
@@ -47,15 +48,11 @@ async fn tls_connection_with_explicit_ca() {
     std::fs::write(&ca_file, &pki.ca_pem).unwrap();
     let port = free_port();
     let opts = ServerOptions {
-        extra_config: vec![
-            format!("secureClientPort={port}"),
-            "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory".into(),
-            format!("ssl.keyStore.location={}", server_file.display()),
-            "ssl.keyStore.type=PEM".into(),
-            format!("ssl.trustStore.location={}", ca_file.display()),
-            "ssl.trustStore.type=PEM".into(),
-            "ssl.clientAuth=none".into(),
-        ],
+        tls: Some(TlsOptions {
+            port,
+            key_and_chain: server_file,
+            ca: ca_file,
+        }),
         ..ServerOptions::default()
     };
     let cluster = blocking(move || launch(1, &opts)).await;

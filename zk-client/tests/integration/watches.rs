@@ -1,10 +1,14 @@
-//! Watch kinds and their trigger rules, on the shared server; persistent-recursive watches
-//! across a server kill live in `session`.
+//! Watch kinds and their trigger rules, on the shared server; watches across a server restart
+//! live in `session`, across a move to another member in `ensemble`.
+
+use std::time::Duration;
 
 use futures::StreamExt;
-use zk_client::{AddWatchMode, CreateMode, CreateOptions, Error, EventType, WatcherType};
+use zk_client::{
+    AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, SessionState, WatcherType,
+};
 
-use crate::support::{self, connect, shared, unique_path, within};
+use crate::support::{self, connect, proxy::Proxy, shared, unique_path, wait_state, within};
 
 fn opts() -> CreateOptions {
     CreateOptions::new(CreateMode::Persistent)
@@ -258,4 +262,62 @@ async fn slow_persistent_watcher_is_dropped_not_the_session() {
         Vec::<String>::new()
     );
     client.delete_all(&root).await.unwrap();
+}
+
+#[tokio::test]
+async fn changes_missed_while_disconnected_fire_on_reconnect() {
+    if !support::available() {
+        return;
+    }
+    let cluster = shared();
+    let proxy = Proxy::start(cluster.member_addr(0)).await;
+    let client = Client::builder(proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    let other = connect(&cluster).await;
+    let root = unique_path("missed");
+    let [changed, created, deleted, parent, unchanged] =
+        ["changed", "created", "deleted", "parent", "unchanged"].map(|n| format!("{root}/{n}"));
+    other.create(&root, b"", &opts()).await.unwrap();
+    for path in [&changed, &deleted, &parent, &unchanged] {
+        other.create(path, b"", &opts()).await.unwrap();
+    }
+    let (_, _, data) = client.get_data_and_watch(&changed).await.unwrap();
+    let (_, creation) = client.exists_and_watch(&created).await.unwrap();
+    let (_, _, deletion) = client.get_data_and_watch(&deleted).await.unwrap();
+    let (_, _, children) = client.get_children_and_watch(&parent).await.unwrap();
+    let (_, _, quiet) = client.get_data_and_watch(&unchanged).await.unwrap();
+
+    proxy.set_blocked(true);
+    proxy.cut();
+    wait_state(&client, 20, |s| s == SessionState::Disconnected).await;
+    other.set_data(&changed, b"1", None).await.unwrap();
+    other.create(&created, b"", &opts()).await.unwrap();
+    other.delete(&deleted, None).await.unwrap();
+    other
+        .create(&format!("{parent}/c"), b"", &opts())
+        .await
+        .unwrap();
+    proxy.set_blocked(false);
+    wait_state(&client, 20, |s| s == SessionState::Connected).await;
+
+    // The re-registered watches fire at once for what changed since the client's last zxid...
+    for (watcher, expected, path) in [
+        (data, EventType::NodeDataChanged, &changed),
+        (creation, EventType::NodeCreated, &created),
+        (deletion, EventType::NodeDeleted, &deleted),
+        (children, EventType::NodeChildrenChanged, &parent),
+    ] {
+        let event = within(10, "missed event", watcher.changed()).await;
+        assert_eq!((event.event_type, &event.path), (expected, path));
+        assert_eq!(event.state, SessionState::Connected);
+    }
+    // ...and stay armed for the rest.
+    other.set_data(&unchanged, b"1", None).await.unwrap();
+    let event = within(10, "event after reconnect", quiet.changed()).await;
+    assert_eq!(event.event_type, EventType::NodeDataChanged);
+    client.close().await.unwrap();
+    other.delete_all(&root).await.unwrap();
 }

@@ -1,22 +1,35 @@
 //! Test support: the server under test behind a small trait, shared servers, unique paths, and a
 //! TCP proxy that can cut connections.
 //!
-//! Today every server is real Apache ZooKeeper (via `zk_testserver::real`); another
-//! implementation of [`Cluster`] (e.g. the Rust zk-testserver) can be added in
-//! [`launch`] and selected with `ZK_TEST_SERVER`.
+//! The same suite runs against two kinds of server, one test binary each: real Apache
+//! ZooKeeper (`tests/real.rs`, via `zk_testserver::real`) and the Rust zk-testserver
+//! (`tests/rust_server.rs`, in process). Each binary names its kind in a crate-root
+//! `const SERVER: ServerKind`, and [`launch`] starts servers of that kind.
 
 #![allow(dead_code)]
 
 pub mod proxy;
+mod real;
+mod rust_server;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use zk_client::{Client, SessionState};
-use zk_testserver::real::{require_real_zookeeper, RealOptions, RealZooKeeper};
+
+/// Which server a test binary runs the suite against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Real Apache ZooKeeper 3.8 JVMs (skipped, or failing under `CI`, when not installed).
+    Real,
+    /// The Rust zk-testserver, in this process (standalone only).
+    Rust,
+}
 
 /// What a test needs from the servers it talks to.
 pub trait Cluster: Send + Sync {
@@ -48,8 +61,23 @@ pub struct ServerOptions {
     pub tick_ms: Option<u32>,
     pub read_only_mode: bool,
     pub max_session_timeout_ms: Option<u32>,
+    /// Verbatim `zoo.cfg` lines: real ZooKeeper only.
     pub extra_config: Vec<String>,
     pub reconfig: bool,
+    pub tls: Option<TlsOptions>,
+    /// How often containers and TTL nodes are checked for deletion (servers: every minute).
+    pub container_check_ms: Option<u32>,
+}
+
+/// A TLS client port (`secureClientPort`) without client authentication.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// The port to serve TLS on.
+    pub port: u16,
+    /// The server's private key followed by its certificate chain (PEM).
+    pub key_and_chain: PathBuf,
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
 }
 
 /// The super user's password on every server.
@@ -57,97 +85,25 @@ pub const SUPER_PASSWORD: &str = "super-secret";
 /// `super:` + base64(sha1("super:super-secret")).
 const SUPER_DIGEST: &str = "super:2KCAOlea08rlrYvOZvQwvrr82Jc=";
 
-struct Real(RealZooKeeper);
-
-impl Cluster for Real {
-    fn connect_string(&self) -> String {
-        self.0.connect_string()
-    }
-    fn member_addr(&self, i: usize) -> SocketAddr {
-        self.0.member_addr(i)
-    }
-    fn member_count(&self) -> usize {
-        self.0.member_count()
-    }
-    fn kill(&self, i: usize) {
-        self.0.kill(i).expect("kill member");
-    }
-    fn restart(&self, i: usize) {
-        self.0.restart(i).expect("restart member");
-    }
-    fn start(&self, i: usize) {
-        self.0.start(i).expect("start member");
-    }
-    fn member_with_session(&self, session_id: i64) -> Option<usize> {
-        let needle = format!("sid=0x{session_id:x}");
-        (0..self.0.member_count()).find(|&i| {
-            self.0.is_running(i)
-                && self
-                    .0
-                    .four_letter(i, "cons")
-                    .is_ok_and(|cons| cons.contains(&needle))
-        })
-    }
-    fn wait_for_leader(&self, timeout: Duration) {
-        self.0.wait_for_leader(timeout).expect("a leader");
-    }
-    fn mode(&self, i: usize) -> Option<String> {
-        self.0.mode(i)
-    }
-    fn watched_paths(&self, i: usize, session_id: i64) -> Vec<String> {
-        let reply = self.0.four_letter(i, "wchc").expect("wchc");
-        let header = format!("0x{session_id:x}");
-        let mut paths = Vec::new();
-        let mut mine = false;
-        for line in reply.lines() {
-            if line.starts_with("0x") {
-                mine = line.trim() == header;
-            } else if mine && !line.trim().is_empty() {
-                paths.push(line.trim().to_string());
-            }
-        }
-        paths
-    }
-}
-
-/// Whether the servers can run here (panics in CI when they cannot; prints a note otherwise).
+/// Whether the servers can run here (for real ZooKeeper: panics in CI when it cannot; prints a
+/// note otherwise).
 pub fn available() -> bool {
     init_tracing();
-    require_real_zookeeper()
+    match crate::SERVER {
+        ServerKind::Real => zk_testserver::real::require_real_zookeeper(),
+        ServerKind::Rust => true,
+    }
 }
 
-/// Launches `members` servers (1 = standalone) of the kind selected by `ZK_TEST_SERVER`
-/// (only `real`, the default, exists today).
+/// Launches `members` servers (1 = standalone) of this binary's kind.
 pub fn launch(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
-    match std::env::var("ZK_TEST_SERVER").as_deref() {
-        Ok("real") | Err(_) => {}
-        Ok(other) => panic!("unknown ZK_TEST_SERVER {other:?}; known: real"),
+    match crate::SERVER {
+        ServerKind::Real => real::launch(members, opts),
+        ServerKind::Rust => {
+            assert_eq!(members, 1, "zk-testserver has no ensembles (yet)");
+            rust_server::launch(opts)
+        }
     }
-    let real = RealOptions {
-        tick_time_ms: opts.tick_ms.unwrap_or(2000),
-        extended_types: true,
-        read_only_mode: opts.read_only_mode,
-        super_digest: Some(SUPER_DIGEST.into()),
-        max_session_timeout_ms: opts.max_session_timeout_ms,
-        reconfig_enabled: opts.reconfig,
-        // A read-only server can only create local sessions.
-        extra_config: opts
-            .extra_config
-            .iter()
-            .cloned()
-            .chain(
-                opts.read_only_mode
-                    .then(|| "localSessionsEnabled=true".to_string()),
-            )
-            .collect(),
-        ..RealOptions::default()
-    };
-    let zk = if members == 1 {
-        RealZooKeeper::standalone(real)
-    } else {
-        RealZooKeeper::ensemble(members, real)
-    };
-    Arc::new(Real(zk.expect("servers start")))
 }
 
 /// A standalone server shared by every test that does not kill servers.
@@ -172,6 +128,32 @@ pub fn unique_path(name: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Sends a four-letter word to `addr` and returns the whole answer.
+fn four_letter(addr: SocketAddr, word: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(word.as_bytes())?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    Ok(reply)
+}
+
+/// The paths listed under `session_id` in a `wchc` answer (`0x<session>` lines, each followed
+/// by its watched paths, indented).
+fn paths_in_wchc(reply: &str, session_id: i64) -> Vec<String> {
+    let header = format!("0x{session_id:x}");
+    let mut paths = Vec::new();
+    let mut mine = false;
+    for line in reply.lines() {
+        if line.starts_with("0x") {
+            mine = line.trim() == header;
+        } else if mine && !line.trim().is_empty() {
+            paths.push(line.trim().to_string());
+        }
+    }
+    paths
 }
 
 /// Logs to the test output when `RUST_LOG` is set.

@@ -1,0 +1,681 @@
+//! zk-client against `zookeeper-client` (the strongest other Rust client), same server, one run.
+//!
+//! ```text
+//! cargo bench -p zk-client --bench clients
+//! ```
+//!
+//! Servers: real Apache ZooKeeper standalone (`zk_testserver::real`, forceSync off; skipped
+//! when no jar/java is installed) and the in-process `zk_testserver::TestServer` (no data
+//! dir, so nothing is fsynced).
+//!
+//! Workloads, per server and client, alternating the clients (ABBA over the rounds):
+//! - sequential getData / setData of a 1 KiB node: latency p50/p99/p999;
+//! - pipelined getData / setData (1 KiB) / create (64 B, deleted afterwards, untimed) with 64
+//!   and 1,024 requests in flight on one session (`FuturesUnordered`): ops/s;
+//! - client CPU time per op for all of the above.
+//!
+//! Both clients run on one dedicated current-thread tokio runtime. Client CPU is the on-CPU
+//! time (`/proc/self/task/*/schedstat`, nanoseconds) of every thread of this process except
+//! the in-process server's, so it also counts helper threads such as the `async-io` reactor
+//! thread `zookeeper-client` drives its sockets with. No libc needed.
+//!
+//! Knobs (environment): `ZKB_SERVERS=real,test`, `ZKB_CLIENTS=ours,peer`,
+//! `ZKB_WORKLOADS=seq-get,seq-set,get,set,create`, `ZKB_DEPTHS=64,1024`, `ZKB_SECS` (seconds
+//! per pipelined run, default 1.0), `ZKB_SEQ` (sequential ops per run, default 3000),
+//! `ZKB_ROUNDS` (default 2).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use zk_testserver::real::{RealOptions, RealZooKeeper};
+
+const PAYLOAD: usize = 1024;
+const CREATE_PAYLOAD: usize = 64;
+/// Thread-name prefix of the in-process server's threads (excluded from client CPU).
+const SERVER_THREAD_PREFIX: &str = "zk-test";
+const ROOT: &str = "/zkbench";
+const NODE: &str = "/zkbench/node";
+const CREATE_PARENT: &str = "/zkbench/c";
+
+// ----- configuration -------------------------------------------------------------------------
+
+struct Settings {
+    servers: Vec<String>,
+    clients: Vec<Which>,
+    workloads: Vec<String>,
+    depths: Vec<usize>,
+    pipelined_for: Duration,
+    seq_ops: usize,
+    rounds: usize,
+}
+
+fn list(var: &str, default: &str) -> Vec<String> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let clients = list("ZKB_CLIENTS", "ours,peer")
+            .iter()
+            .map(|c| match c.as_str() {
+                "ours" => Which::Ours,
+                "peer" => Which::Peer,
+                other => panic!("unknown client {other:?} (ours, peer)"),
+            })
+            .collect();
+        let secs: f64 = std::env::var("ZKB_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1.0);
+        Settings {
+            servers: list("ZKB_SERVERS", "real,test"),
+            clients,
+            workloads: list("ZKB_WORKLOADS", "seq-get,seq-set,get,set,create"),
+            depths: list("ZKB_DEPTHS", "64,1024")
+                .iter()
+                .map(|d| d.parse().expect("ZKB_DEPTHS: numbers"))
+                .collect(),
+            pipelined_for: Duration::from_secs_f64(secs),
+            seq_ops: std::env::var("ZKB_SEQ")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(3000),
+            rounds: std::env::var("ZKB_ROUNDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(2),
+        }
+    }
+}
+
+// ----- CPU accounting ------------------------------------------------------------------------
+
+/// On-CPU nanoseconds of every live thread of this process, except the in-process server's.
+fn client_cpu() -> HashMap<u32, u64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let dir = task.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.starts_with(SERVER_THREAD_PREFIX) {
+            continue;
+        }
+        let ns = std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        out.insert(tid, ns);
+    }
+    out
+}
+
+/// CPU nanoseconds used since `before` by the threads alive now (new ones count from zero).
+fn cpu_since(before: &HashMap<u32, u64>) -> u64 {
+    client_cpu()
+        .iter()
+        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum()
+}
+
+// ----- the two clients behind one interface --------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Ours,
+    Peer,
+}
+
+impl Which {
+    fn name(self) -> &'static str {
+        match self {
+            Which::Ours => "zk-client",
+            Which::Peer => "zookeeper-client",
+        }
+    }
+}
+
+/// The operations the workloads need; each call is queued when made, as both clients do.
+trait Bench: Sync {
+    fn get<'a>(&'a self, path: &'a str) -> impl Future<Output = ()> + Send + 'a;
+    fn set<'a>(&'a self, path: &'a str, data: &'a [u8]) -> impl Future<Output = ()> + Send + 'a;
+    fn create<'a>(&'a self, path: &'a str, data: &'a [u8]) -> impl Future<Output = ()> + Send + 'a;
+    fn delete<'a>(&'a self, path: &'a str) -> impl Future<Output = ()> + Send + 'a;
+}
+
+struct Ours {
+    client: zk_client::Client,
+    persistent: zk_client::CreateOptions,
+}
+
+impl Bench for Ours {
+    fn get<'a>(&'a self, path: &'a str) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.get_data(path);
+        async move {
+            let (data, _) = reply.await.expect("zk-client get_data");
+            assert_eq!(data.len(), PAYLOAD);
+        }
+    }
+
+    fn set<'a>(&'a self, path: &'a str, data: &'a [u8]) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.set_data(path, data, None);
+        async move {
+            reply.await.expect("zk-client set_data");
+        }
+    }
+
+    fn create<'a>(&'a self, path: &'a str, data: &'a [u8]) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.create(path, data, &self.persistent);
+        async move {
+            reply.await.expect("zk-client create");
+        }
+    }
+
+    fn delete<'a>(&'a self, path: &'a str) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.delete(path, None);
+        async move {
+            reply.await.expect("zk-client delete");
+        }
+    }
+}
+
+struct Peer {
+    client: zookeeper_client::Client,
+}
+
+const PEER_PERSISTENT: zookeeper_client::CreateOptions<'static> =
+    zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+
+impl Bench for Peer {
+    fn get<'a>(&'a self, path: &'a str) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.get_data(path);
+        async move {
+            let (data, _) = reply.await.expect("zookeeper-client get_data");
+            assert_eq!(data.len(), PAYLOAD);
+        }
+    }
+
+    fn set<'a>(&'a self, path: &'a str, data: &'a [u8]) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.set_data(path, data, None);
+        async move {
+            reply.await.expect("zookeeper-client set_data");
+        }
+    }
+
+    fn create<'a>(&'a self, path: &'a str, data: &'a [u8]) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.create(path, data, &PEER_PERSISTENT);
+        async move {
+            reply.await.expect("zookeeper-client create");
+        }
+    }
+
+    fn delete<'a>(&'a self, path: &'a str) -> impl Future<Output = ()> + Send + 'a {
+        let reply = self.client.delete(path, None);
+        async move {
+            reply.await.expect("zookeeper-client delete");
+        }
+    }
+}
+
+// ----- workloads -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Get,
+    Set,
+    Create,
+}
+
+/// What one run measured.
+#[derive(Debug, Default, Clone)]
+struct Sample {
+    ops: u64,
+    elapsed: Duration,
+    cpu_ns: u64,
+    /// Per-op latencies in nanoseconds (sequential runs only).
+    latencies: Vec<u64>,
+}
+
+struct Fixture {
+    data: Vec<u8>,
+    small: Vec<u8>,
+    /// Names for the create workload, generated up front (the peer's create borrows them).
+    names: Vec<String>,
+}
+
+async fn sequential(c: &impl Bench, kind: Kind, ops: usize, fx: &Fixture) -> Sample {
+    let warmup = ops / 10;
+    for _ in 0..warmup {
+        match kind {
+            Kind::Get => c.get(NODE).await,
+            _ => c.set(NODE, &fx.data).await,
+        }
+    }
+    let mut latencies = Vec::with_capacity(ops);
+    let cpu = client_cpu();
+    let start = Instant::now();
+    for _ in 0..ops {
+        let t = Instant::now();
+        match kind {
+            Kind::Get => c.get(NODE).await,
+            _ => c.set(NODE, &fx.data).await,
+        }
+        latencies.push(u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    }
+    let elapsed = start.elapsed();
+    Sample {
+        ops: ops as u64,
+        elapsed,
+        cpu_ns: cpu_since(&cpu),
+        latencies,
+    }
+}
+
+/// Keeps `depth` requests in flight for `run_for`, then drains.
+async fn pipelined(
+    c: &impl Bench,
+    kind: Kind,
+    depth: usize,
+    run_for: Duration,
+    fx: &Fixture,
+) -> Sample {
+    let issue = |i: usize| async move {
+        match kind {
+            Kind::Get => c.get(NODE).await,
+            Kind::Set => c.set(NODE, &fx.data).await,
+            Kind::Create => c.create(&fx.names[i], &fx.small).await,
+        }
+    };
+    let limit = if kind == Kind::Create {
+        fx.names.len()
+    } else {
+        usize::MAX
+    };
+    let mut in_flight = FuturesUnordered::new();
+    let cpu = client_cpu();
+    let start = Instant::now();
+    let deadline = start + run_for;
+    let mut issued = 0;
+    while issued < depth.min(limit) {
+        in_flight.push(issue(issued));
+        issued += 1;
+    }
+    let mut done = 0u64;
+    let mut open = true;
+    while in_flight.next().await.is_some() {
+        done += 1;
+        if open && done % 32 == 0 && Instant::now() >= deadline {
+            open = false;
+        }
+        if open && issued < limit {
+            in_flight.push(issue(issued));
+            issued += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    let cpu_ns = cpu_since(&cpu);
+    if kind == Kind::Create {
+        // Cleanup, untimed.
+        let mut deletes = FuturesUnordered::new();
+        for name in &fx.names[..issued] {
+            if deletes.len() >= 1024 {
+                deletes.next().await;
+            }
+            deletes.push(c.delete(name));
+        }
+        while deletes.next().await.is_some() {}
+    }
+    Sample {
+        ops: done,
+        elapsed,
+        cpu_ns,
+        latencies: Vec::new(),
+    }
+}
+
+async fn run_one(
+    c: &impl Bench,
+    workload: &str,
+    depth: usize,
+    s: &Settings,
+    fx: &Fixture,
+) -> Sample {
+    match workload {
+        "seq-get" => sequential(c, Kind::Get, s.seq_ops, fx).await,
+        "seq-set" => sequential(c, Kind::Set, s.seq_ops, fx).await,
+        "get" => pipelined(c, Kind::Get, depth, s.pipelined_for, fx).await,
+        "set" => pipelined(c, Kind::Set, depth, s.pipelined_for, fx).await,
+        "create" => pipelined(c, Kind::Create, depth, s.pipelined_for, fx).await,
+        other => panic!("unknown workload {other:?}"),
+    }
+}
+
+// ----- reporting -----------------------------------------------------------------------------
+
+/// The samples of one (workload, depth, client) cell, over the rounds.
+#[derive(Default)]
+struct Cell {
+    samples: Vec<Sample>,
+}
+
+impl Cell {
+    fn ops_per_sec(&self) -> f64 {
+        let ops: u64 = self.samples.iter().map(|s| s.ops).sum();
+        let secs: f64 = self.samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
+        ops as f64 / secs
+    }
+
+    fn cpu_us_per_op(&self) -> f64 {
+        let ops: u64 = self.samples.iter().map(|s| s.ops).sum();
+        let ns: u64 = self.samples.iter().map(|s| s.cpu_ns).sum();
+        ns as f64 / 1000.0 / ops as f64
+    }
+
+    fn percentile_us(&self, p: f64) -> f64 {
+        let mut all: Vec<u64> = self
+            .samples
+            .iter()
+            .flat_map(|s| s.latencies.iter().copied())
+            .collect();
+        all.sort_unstable();
+        if all.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * all.len() as f64).ceil() as usize;
+        all[rank.clamp(1, all.len()) - 1] as f64 / 1000.0
+    }
+
+    fn rounds_ops_per_sec(&self) -> String {
+        self.samples
+            .iter()
+            .map(|s| format!("{:.0}", s.ops as f64 / s.elapsed.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+struct Row {
+    workload: String,
+    metric: &'static str,
+    ours: f64,
+    peer: f64,
+    /// Whether bigger is better (ops/s) or smaller (latency, CPU).
+    higher_better: bool,
+    /// The goal on ours/peer, if any.
+    goal: Option<f64>,
+    note: String,
+}
+
+fn print_table(server: &str, rows: &[Row]) {
+    println!();
+    println!("### {server}");
+    println!();
+    println!("| workload | metric | zk-client | zookeeper-client | ours/peer | goal |");
+    println!("|---|---|---:|---:|---:|---|");
+    for r in rows {
+        let ratio = r.ours / r.peer;
+        let goal = match r.goal {
+            Some(g) if r.higher_better => {
+                format!("≥ {g:.2} {}", if ratio >= g { "met" } else { "MISSED" })
+            }
+            Some(g) => format!("≤ {g:.2} {}", if ratio <= g { "met" } else { "MISSED" }),
+            None => String::new(),
+        };
+        println!(
+            "| {} | {} | {} | {} | {:.2} | {}{} |",
+            r.workload,
+            r.metric,
+            fmt_num(r.ours),
+            fmt_num(r.peer),
+            ratio,
+            goal,
+            r.note
+        );
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+// ----- driving -------------------------------------------------------------------------------
+
+async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
+    let ours = Ours {
+        client: zk_client::Client::connect(connect)
+            .await
+            .expect("zk-client connects"),
+        persistent: zk_client::CreateOptions::new(zk_client::CreateMode::Persistent),
+    };
+    let peer = Peer {
+        client: zookeeper_client::Client::connect(connect)
+            .await
+            .expect("zookeeper-client connects"),
+    };
+    let fx = Fixture {
+        data: vec![b'x'; PAYLOAD],
+        small: vec![b'y'; CREATE_PAYLOAD],
+        names: (0..400_000)
+            .map(|i| format!("{CREATE_PARENT}/n{i:07}"))
+            .collect(),
+    };
+    for path in [ROOT, NODE, CREATE_PARENT] {
+        match ours.client.create(path, &fx.data, &ours.persistent).await {
+            Ok(_) | Err(zk_client::Error::NodeExists) => {}
+            Err(e) => panic!("creating {path}: {e}"),
+        }
+    }
+    ours.client
+        .set_data(NODE, &fx.data, None)
+        .await
+        .expect("set the node");
+
+    let mut rows = Vec::new();
+    for workload in &s.workloads {
+        let depths: Vec<usize> = if workload.starts_with("seq-") {
+            vec![1]
+        } else {
+            s.depths.clone()
+        };
+        for depth in depths {
+            let mut cells: HashMap<&'static str, Cell> = HashMap::new();
+            for round in 0..s.rounds {
+                // ABBA: alternate which client goes first.
+                let mut order = s.clients.clone();
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                for which in order {
+                    let sample = match which {
+                        Which::Ours => run_one(&ours, workload, depth, s, &fx).await,
+                        Which::Peer => run_one(&peer, workload, depth, s, &fx).await,
+                    };
+                    eprintln!(
+                        "  {workload:<8} depth {depth:>4} {:<16} round {round}: {:>8.0} ops/s, {:>6.2} µs CPU/op",
+                        which.name(),
+                        sample.ops as f64 / sample.elapsed.as_secs_f64(),
+                        sample.cpu_ns as f64 / 1000.0 / sample.ops as f64,
+                    );
+                    cells.entry(which.name()).or_default().samples.push(sample);
+                }
+            }
+            let (Some(o), Some(p)) = (cells.get("zk-client"), cells.get("zookeeper-client")) else {
+                continue;
+            };
+            if let Some(kind) = workload.strip_prefix("seq-") {
+                let name = format!("sequential {kind}");
+                for (metric, pct) in [("p50 µs", 50.0), ("p99 µs", 99.0), ("p999 µs", 99.9)] {
+                    rows.push(Row {
+                        workload: name.clone(),
+                        metric,
+                        ours: o.percentile_us(pct),
+                        peer: p.percentile_us(pct),
+                        higher_better: false,
+                        goal: (pct < 99.5).then_some(1.0),
+                        note: String::new(),
+                    });
+                }
+                rows.push(Row {
+                    workload: name,
+                    metric: "CPU µs/op",
+                    ours: o.cpu_us_per_op(),
+                    peer: p.cpu_us_per_op(),
+                    higher_better: false,
+                    goal: Some(0.7),
+                    note: String::new(),
+                });
+            } else {
+                let name = format!("pipelined {workload} ×{depth}");
+                rows.push(Row {
+                    workload: name.clone(),
+                    metric: "ops/s",
+                    ours: o.ops_per_sec(),
+                    peer: p.ops_per_sec(),
+                    higher_better: true,
+                    goal: Some(1.0),
+                    note: format!(
+                        " (rounds: {} vs {})",
+                        o.rounds_ops_per_sec(),
+                        p.rounds_ops_per_sec()
+                    ),
+                });
+                rows.push(Row {
+                    workload: name,
+                    metric: "CPU µs/op",
+                    ours: o.cpu_us_per_op(),
+                    peer: p.cpu_us_per_op(),
+                    higher_better: false,
+                    goal: Some(0.7),
+                    note: String::new(),
+                });
+            }
+        }
+    }
+    let _ = peer.client.delete(NODE, None).await;
+    let _ = peer.client.delete(CREATE_PARENT, None).await;
+    let _ = peer.client.delete(ROOT, None).await;
+    ours.client.close().await.expect("close");
+    drop(peer);
+    rows
+}
+
+/// Runs `f` as a task of a dedicated current-thread runtime in its own thread ("zkb-client").
+/// A spawned task, as application code would be: waking the `block_on` future instead costs
+/// the runtime an extra non-blocking `epoll_wait` per wake, for both clients.
+fn on_client_thread<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .name("zkb-client".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("client runtime");
+            rt.block_on(async move { tokio::spawn(f).await.expect("bench task") })
+        })
+        .expect("client thread")
+        .join()
+        .expect("client thread panicked")
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing useful.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let settings = std::sync::Arc::new(Settings::from_env());
+    let started = Instant::now();
+    println!(
+        "machine: {} CPUs, {}; load average at start: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model(),
+        load_average()
+    );
+    println!(
+        "settings: pipelined runs {:?}, {} sequential ops per run, {} rounds (ABBA), clients on one current-thread runtime",
+        settings.pipelined_for, settings.seq_ops, settings.rounds
+    );
+
+    if settings.servers.iter().any(|s| s == "real") {
+        if !zk_testserver::real::real_zookeeper_available() {
+            println!("\n(real ZooKeeper not installed here: skipped)");
+        } else {
+            let server = RealZooKeeper::standalone(RealOptions::default()).expect("real ZooKeeper");
+            let version = server
+                .four_letter(0, "srvr")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Zookeeper version: "))
+                        .map(|v| v.split([',', '-']).next().unwrap_or(v).to_string())
+                })
+                .unwrap_or_else(|| "?".into());
+            let connect = server.connect_string();
+            let s = settings.clone();
+            let rows = on_client_thread(async move { bench_server(&connect, &s).await });
+            print_table(
+                &format!("Apache ZooKeeper {version} standalone (forceSync=no), loopback"),
+                &rows,
+            );
+            drop(server);
+        }
+    }
+
+    if settings.servers.iter().any(|s| s == "test") {
+        let server_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("zk-testsrv-net")
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        let server = server_rt
+            .block_on(zk_testserver::TestServer::builder().fsync(false).start())
+            .expect("test server");
+        let connect = server.connect_string();
+        let s = settings.clone();
+        let rows = on_client_thread(async move { bench_server(&connect, &s).await });
+        print_table("zk-testserver (in-process, no fsync), loopback", &rows);
+        server_rt.block_on(async move {
+            let mut server = server;
+            server.stop().await;
+        });
+    }
+    println!(
+        "\nwhole bench: {:.0} s; load average at end: {}",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}

@@ -1,0 +1,134 @@
+//! [`Cluster`] over the Rust zk-testserver, in this process.
+//!
+//! A `TestServer` spawns its listener and connection tasks on the runtime it is started from,
+//! and every `#[tokio::test]` has its own runtime that ends with the test. So servers live on
+//! one runtime of their own (two worker threads, for the whole test binary), and the sync
+//! [`Cluster`] methods hand their work to it and block on a std channel for the answer. That is
+//! safe from inside a test's runtime too: the blocked thread is never one the server needs.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+use zk_testserver::{TestServer, TlsFiles};
+
+use super::{four_letter, paths_in_wchc, Cluster, ServerOptions, SUPER_DIGEST};
+
+/// The runtime every zk-testserver of this binary runs on.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("zk-testserver-net")
+            .enable_all()
+            .build()
+            .expect("server runtime")
+    })
+}
+
+/// Runs `fut` on the server runtime and waits for its output.
+fn on_server_runtime<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> T {
+    let (tx, rx) = mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().expect("the server task panicked")
+}
+
+struct RustServer {
+    // A tokio mutex: it is held across the server's own awaits (stop, restart).
+    server: Arc<tokio::sync::Mutex<TestServer>>,
+    addr: SocketAddr,
+}
+
+impl RustServer {
+    fn four_letter(&self, word: &str) -> Option<String> {
+        four_letter(self.addr, word).ok()
+    }
+}
+
+impl Cluster for RustServer {
+    fn connect_string(&self) -> String {
+        self.addr.to_string()
+    }
+    fn member_addr(&self, i: usize) -> SocketAddr {
+        assert_eq!(i, 0, "a zk-testserver is a single member");
+        self.addr
+    }
+    fn member_count(&self) -> usize {
+        1
+    }
+    fn kill(&self, i: usize) {
+        assert_eq!(i, 0, "a zk-testserver is a single member");
+        let server = Arc::clone(&self.server);
+        on_server_runtime(async move { server.lock().await.stop().await });
+    }
+    fn restart(&self, i: usize) {
+        assert_eq!(i, 0, "a zk-testserver is a single member");
+        let server = Arc::clone(&self.server);
+        // Same port; the data and the sessions are kept. Serving once `restart` returns.
+        on_server_runtime(async move { server.lock().await.restart().await })
+            .expect("restart zk-testserver");
+    }
+    fn start(&self, i: usize) {
+        self.restart(i);
+    }
+    fn member_with_session(&self, session_id: i64) -> Option<usize> {
+        let needle = format!("sid=0x{session_id:x}");
+        self.four_letter("cons")
+            .is_some_and(|cons| cons.contains(&needle))
+            .then_some(0)
+    }
+    fn wait_for_leader(&self, _timeout: Duration) {
+        // A standalone server has no election: it serves once started.
+    }
+    fn mode(&self, i: usize) -> Option<String> {
+        assert_eq!(i, 0, "a zk-testserver is a single member");
+        let srvr = self.four_letter("srvr")?;
+        srvr.lines()
+            .find_map(|line| line.strip_prefix("Mode: "))
+            .map(|mode| mode.trim().to_string())
+    }
+    fn watched_paths(&self, i: usize, session_id: i64) -> Vec<String> {
+        assert_eq!(i, 0, "a zk-testserver is a single member");
+        paths_in_wchc(&self.four_letter("wchc").expect("wchc"), session_id)
+    }
+}
+
+/// Starts a standalone zk-testserver configured like the real servers of `super::real`.
+pub(super) fn launch(opts: &ServerOptions) -> Arc<dyn Cluster> {
+    assert!(
+        opts.extra_config.is_empty(),
+        "zoo.cfg lines are for real ZooKeeper: {:?}",
+        opts.extra_config
+    );
+    let tick = opts.tick_ms.unwrap_or(2000);
+    let mut builder = TestServer::builder()
+        .tick_time_ms(tick)
+        .extended_types(true)
+        .read_only_mode_enabled(opts.read_only_mode)
+        .reconfig_enabled(opts.reconfig)
+        .super_digest(SUPER_DIGEST);
+    if let Some(max) = opts.max_session_timeout_ms {
+        builder = builder.session_timeout_bounds(2 * tick, max);
+    }
+    if let Some(ms) = opts.container_check_ms {
+        builder = builder.container_check_interval(Duration::from_millis(ms.into()));
+    }
+    if let Some(tls) = &opts.tls {
+        let files = TlsFiles {
+            cert_chain: tls.key_and_chain.clone(),
+            private_key: tls.key_and_chain.clone(),
+        };
+        builder = builder.tls(files, tls.port);
+    }
+    let server = on_server_runtime(builder.start()).expect("zk-testserver starts");
+    let addr = server.addr();
+    Arc::new(RustServer {
+        server: Arc::new(tokio::sync::Mutex::new(server)),
+        addr,
+    })
+}
