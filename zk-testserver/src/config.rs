@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::server::{TestServerBuilder, TlsFiles};
+use crate::server::{ClientAuth, TestServerBuilder, TlsFiles};
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +83,8 @@ pub struct ZooCfg {
     pub reconfig_enabled: bool,
     /// `extendedTypesEnabled` (also `zookeeper.extendedTypesEnabled`).
     pub extended_types: bool,
-    /// `readonlymode.enabled`.
+    /// `readonlymode.enabled` (ZooKeeper reads it as a Java system property; here it may stand
+    /// in `zoo.cfg`).
     pub read_only_mode: bool,
     /// `DigestAuthenticationProvider.superDigest`.
     pub super_digest: Option<String>,
@@ -91,6 +92,12 @@ pub struct ZooCfg {
     pub ssl_key_store: Option<PathBuf>,
     /// `ssl.keyStore.type` (only PEM).
     pub ssl_key_store_type: Option<String>,
+    /// `ssl.trustStore.location` (PEM CA certificates for client authentication).
+    pub ssl_trust_store: Option<PathBuf>,
+    /// `ssl.trustStore.type` (only PEM).
+    pub ssl_trust_store_type: Option<String>,
+    /// `ssl.clientAuth` (`need`, `want`, `none`; ZooKeeper's default is `need`).
+    pub ssl_client_auth: Option<ClientAuth>,
     /// `forceSync` (default yes).
     pub force_sync: bool,
     /// `myid` from `dataDir/myid`.
@@ -186,13 +193,26 @@ impl ZooCfg {
                 "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
                     cfg.extended_types = parse_bool(value)
                 }
-                "readonlymode.enabled" => cfg.read_only_mode = parse_bool(value),
+                "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+                    cfg.read_only_mode = parse_bool(value)
+                }
                 "DigestAuthenticationProvider.superDigest"
                 | "zookeeper.DigestAuthenticationProvider.superDigest" => {
                     cfg.super_digest = Some(value.to_string())
                 }
                 "ssl.keyStore.location" => cfg.ssl_key_store = Some(PathBuf::from(value)),
                 "ssl.keyStore.type" => cfg.ssl_key_store_type = Some(value.to_string()),
+                "ssl.trustStore.location" => cfg.ssl_trust_store = Some(PathBuf::from(value)),
+                "ssl.trustStore.type" => cfg.ssl_trust_store_type = Some(value.to_string()),
+                "ssl.clientAuth" => {
+                    cfg.ssl_client_auth =
+                        Some(
+                            ClientAuth::parse(value).ok_or_else(|| ConfigError::Invalid {
+                                key: key.to_string(),
+                                value: value.to_string(),
+                            })?,
+                        )
+                }
                 "forceSync" => cfg.force_sync = parse_bool(value),
                 "znode.container.checkIntervalMs" => {
                     cfg.container_check_interval_ms = Some(parse_num(key, value)?)
@@ -224,9 +244,12 @@ impl ZooCfg {
                 tracing::warn!(dataLogDir = %log.display(), "dataLogDir ignored: the txn log is kept in dataDir");
             }
         }
-        if let Some(t) = &self.ssl_key_store_type {
+        for t in [&self.ssl_key_store_type, &self.ssl_trust_store_type]
+            .into_iter()
+            .flatten()
+        {
             if !t.eq_ignore_ascii_case("PEM") {
-                tracing::warn!(r#type = %t, "only PEM key stores are supported");
+                tracing::warn!(r#type = %t, "only PEM key and trust stores are supported");
             }
         }
         let port = self.client_port.ok_or(ConfigError::Missing("clientPort"))?;
@@ -239,6 +262,7 @@ impl ZooCfg {
             .tick_time_ms(self.tick_time)
             .extended_types(self.extended_types)
             .reconfig_enabled(self.reconfig_enabled)
+            .read_only_mode_enabled(self.read_only_mode)
             .max_client_cnxns(self.max_client_cnxns)
             .fsync(self.force_sync)
             .four_letter_whitelist(self.four_letter_whitelist.as_deref().unwrap_or("srvr"));
@@ -266,6 +290,20 @@ impl ZooCfg {
                 },
                 port,
             );
+            match (&self.ssl_trust_store, self.ssl_client_auth) {
+                (Some(store), mode) => {
+                    b = b.tls_client_auth(store.clone(), mode.unwrap_or_default());
+                }
+                (None, Some(ClientAuth::None) | None) => {}
+                (None, Some(mode)) => {
+                    // Java falls back to the JVM's default CAs; there is no such store here.
+                    tracing::warn!(
+                        ?mode,
+                        "ssl.clientAuth without ssl.trustStore.location: client certificates \
+                         are not asked for"
+                    );
+                }
+            }
         } else if self.secure_client_port.is_some() {
             tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
         }
@@ -299,6 +337,38 @@ mod tests {
             Some("false")
         );
         assert!(cfg.to_builder().is_ok());
+    }
+
+    #[test]
+    fn parses_tls_client_auth_and_read_only_mode() {
+        let cfg = ZooCfg::parse(
+            "clientPort=2181\nsecureClientPort=2281\nssl.keyStore.location=/k.pem\n\
+             ssl.trustStore.location=/ca.pem\nssl.trustStore.type=PEM\nssl.clientAuth=Want\n\
+             readonlymode.enabled=true\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.ssl_trust_store, Some(PathBuf::from("/ca.pem")));
+        assert_eq!(cfg.ssl_client_auth, Some(ClientAuth::Want));
+        assert!(cfg.read_only_mode);
+        assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
+        let b = cfg.to_builder().unwrap();
+        assert_eq!(
+            b.tls_client_auth,
+            Some((PathBuf::from("/ca.pem"), ClientAuth::Want))
+        );
+        assert!(b.read_only_mode_enabled && !b.read_only);
+        // A trust store without ssl.clientAuth means `need`, ZooKeeper's default.
+        let cfg = ZooCfg::parse(
+            "clientPort=1\nsecureClientPort=2\nssl.keyStore.location=/k\n\
+             ssl.trustStore.location=/ca\n",
+        )
+        .unwrap();
+        let b = cfg.to_builder().unwrap();
+        assert_eq!(b.tls_client_auth.map(|(_, m)| m), Some(ClientAuth::Need));
+        assert!(matches!(
+            ZooCfg::parse("ssl.clientAuth=maybe"),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 
     #[test]

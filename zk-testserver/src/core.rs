@@ -130,7 +130,9 @@ impl ServerCore {
             cfg.tick_ms,
             cfg.min_session_timeout_ms,
             cfg.max_session_timeout_ms,
-            initial_session_id(cfg.wall_clock_ms, cfg.myid),
+            // A standalone ZooKeeperServer numbers its sessions as server 1
+            // (createSessionTrackerServerId) although it reports serverId=0.
+            initial_session_id(cfg.wall_clock_ms, cfg.myid.max(1)),
             cfg.secret,
         );
         for (id, timeout) in sessions {
@@ -525,17 +527,14 @@ impl ServerCore {
     }
 
     fn write(&mut self, conn: ConnId, session_id: i64, xid: i32, request: &Request, now: i64) {
-        let auth = self
-            .conns
-            .get(&conn)
-            .map(|c| c.auth.clone())
-            .unwrap_or_default();
+        // Borrowed field by field (no clone of the identities on every write).
+        let auth = self.conns.get(&conn).map_or(&[][..], |c| c.auth.as_slice());
         let txn = if !self.sessions.is_live(session_id) {
             Some(Txn::Error(ErrorCode::SessionExpired))
         } else {
             let ctx = PrepContext {
                 session_id,
-                auth: &auth,
+                auth,
                 extended_types: self.cfg.extended_types,
                 reconfig_enabled: self.cfg.reconfig_enabled,
             };

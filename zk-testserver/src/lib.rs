@@ -2,7 +2,8 @@
 //!
 //! - A ZooKeeper-compatible server written in Rust ([`TestServer`]), started in-process in
 //!   milliseconds, with fault injection (drop connections, expire sessions, restart keeping
-//!   data and sessions) and a controllable clock. The same server runs as the
+//!   data and sessions, drop a reply after applying its write, hold a session's events) and a
+//!   controllable clock. The same server runs as the
 //!   `zk-testserver` binary, a drop-in for `QuorumPeerMain zoo.cfg` in standalone mode.
 //! - [`real`]: launches real Apache ZooKeeper (standalone or an ensemble) from the system's
 //!   ZooKeeper jars, for interoperability tests.
@@ -27,4 +28,4 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
-pub use server::{ServerError, TestServer, TestServerBuilder, TlsFiles};
+pub use server::{ClientAuth, ServerError, TestServer, TestServerBuilder, TlsFiles};

@@ -201,18 +201,26 @@ where
             }
             out = out_rx.recv() => {
                 let mut close = false;
-                let mut pending = match out {
-                    Some(ConnOut::Bytes(b)) => BytesMut::from(&b[..]),
-                    Some(ConnOut::Close) | None => { close = true; BytesMut::new() }
+                // The usual case is one chunk: write it as it is. Only when more are queued
+                // are they copied together, to go out in one write.
+                let mut first = match out {
+                    Some(ConnOut::Bytes(b)) => b,
+                    Some(ConnOut::Close) | None => { close = true; Bytes::new() }
                 };
+                let mut joined: Option<BytesMut> = None;
                 while !close {
                     match out_rx.try_recv() {
-                        Ok(ConnOut::Bytes(b)) => pending.extend_from_slice(&b),
+                        Ok(ConnOut::Bytes(b)) => {
+                            joined
+                                .get_or_insert_with(|| BytesMut::from(&std::mem::take(&mut first)[..]))
+                                .extend_from_slice(&b);
+                        }
                         Ok(ConnOut::Close) => close = true,
                         Err(_) => break,
                     }
                 }
-                if !pending.is_empty() && wr.write_all(&pending).await.is_err() {
+                let pending: &[u8] = joined.as_deref().unwrap_or(&first);
+                if !pending.is_empty() && wr.write_all(pending).await.is_err() {
                     break 'conn;
                 }
                 if close {

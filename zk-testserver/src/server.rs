@@ -11,10 +11,13 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::collections::{HashMap, HashSet};
+
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc as tmpsc, oneshot};
 use zk_proto::{
-    encode_connect_response, encode_event, encode_reply, ConnectRequest, FourLetterWord,
+    encode_connect_response, encode_event, encode_reply, ConnectRequest, FourLetterWord, Jute,
+    OpCode, RequestHeader, WatcherEvent,
 };
 
 use crate::core::{CoreConfig, Output, ServerCore, Whitelist};
@@ -24,7 +27,7 @@ use crate::watch::ConnId;
 
 mod builder;
 
-pub use builder::{ServerError, TestServerBuilder, TlsFiles};
+pub use builder::{ClientAuth, ServerError, TestServerBuilder, TlsFiles};
 
 /// Messages to the core thread.
 #[derive(Debug)]
@@ -61,6 +64,8 @@ pub(crate) enum Control {
     DropSession(i64, oneshot::Sender<bool>),
     Expire(i64, oneshot::Sender<bool>),
     AdvanceClock(i64, oneshot::Sender<()>),
+    DropNextReply(i64, oneshot::Sender<bool>),
+    HoldEvents(i64, bool, oneshot::Sender<usize>),
     Inspect(Box<dyn FnOnce(&ServerCore) + Send>),
 }
 
@@ -71,6 +76,8 @@ impl std::fmt::Debug for Control {
             Control::DropSession(..) => "DropSession",
             Control::Expire(..) => "Expire",
             Control::AdvanceClock(..) => "AdvanceClock",
+            Control::DropNextReply(..) => "DropNextReply",
+            Control::HoldEvents(..) => "HoldEvents",
             Control::Inspect(_) => "Inspect",
         })
     }
@@ -89,6 +96,18 @@ struct CoreThread {
     conns: std::collections::HashMap<ConnId, tmpsc::UnboundedSender<ConnOut>>,
     clock_offset: i64,
     snap_count: u64,
+    faults: Faults,
+}
+
+/// Armed fault injections (driver-level: the core never knows).
+#[derive(Debug, Default)]
+struct Faults {
+    /// Sessions whose next write is applied but answered by a closed connection.
+    drop_next_reply: HashSet<i64>,
+    /// Sessions whose watch events are held back, with the held events in order.
+    held: HashMap<i64, Vec<(i64, WatcherEvent)>>,
+    /// Outputs already taken from the core in this batch, released at the next flush.
+    stash: Vec<Output>,
 }
 
 impl CoreThread {
@@ -147,7 +166,13 @@ impl CoreThread {
                 self.core.open(conn, addr, now);
             }
             CoreMsg::Connect { conn, req } => self.core.connect(conn, &req, now),
-            CoreMsg::Frame { conn, frame } => self.core.frame(conn, &frame, now),
+            CoreMsg::Frame { conn, frame } => {
+                if self.reply_to_drop(conn, &frame) {
+                    self.frame_without_reply(conn, &frame, now);
+                } else {
+                    self.core.frame(conn, &frame, now);
+                }
+            }
             CoreMsg::Closed { conn } => {
                 self.conns.remove(&conn);
                 self.core.closed(conn);
@@ -173,11 +198,92 @@ impl CoreThread {
                     self.core.tick(now);
                     let _ = r.send(());
                 }
+                Control::DropNextReply(id, r) => {
+                    let live = self.core.sessions().is_live(id);
+                    if live {
+                        self.faults.drop_next_reply.insert(id);
+                    }
+                    let _ = r.send(live);
+                }
+                Control::HoldEvents(id, true, r) => {
+                    self.faults.held.entry(id).or_default();
+                    let _ = r.send(0);
+                }
+                Control::HoldEvents(id, false, r) => {
+                    let _ = r.send(self.release_events(id));
+                }
                 Control::Inspect(f) => f(&self.core),
             },
             CoreMsg::Stop { reply } => return Some(reply),
         }
         None
+    }
+
+    fn session_of(&self, conn: ConnId) -> Option<i64> {
+        self.core.connections().get(&conn).and_then(|c| c.session)
+    }
+
+    /// Whether this frame is a write of a session armed with "drop the next reply".
+    fn reply_to_drop(&self, conn: ConnId, frame: &[u8]) -> bool {
+        if self.faults.drop_next_reply.is_empty() {
+            return false;
+        }
+        let Some(session) = self.session_of(conn) else {
+            return false;
+        };
+        let Ok(header) = RequestHeader::decode(&mut &frame[..]) else {
+            return false;
+        };
+        let op = header.op();
+        self.faults.drop_next_reply.contains(&session)
+            && op.is_write()
+            && op != OpCode::CloseSession
+    }
+
+    /// Handles the frame (the write applies and is logged as usual), then drops its reply
+    /// and closes the connection, as if the reply were lost with it. Events the write fires
+    /// for other connections (and for this one, queued before the reply) still go out.
+    fn frame_without_reply(&mut self, conn: ConnId, frame: &[u8], now: i64) {
+        let earlier = self.core.take_outputs();
+        self.faults.stash.extend(earlier);
+        let session = self.session_of(conn);
+        self.core.frame(conn, frame, now);
+        let produced = self.core.take_outputs();
+        self.faults.stash.extend(
+            produced
+                .into_iter()
+                .filter(|o| !matches!(o, Output::Reply { conn: c, .. } if *c == conn)),
+        );
+        if let Some(session) = session {
+            self.faults.drop_next_reply.remove(&session);
+            tracing::info!(
+                session = format_args!("{session:#x}"),
+                "fault: reply dropped after applying; closing the connection"
+            );
+            self.core.drop_session_connection(session);
+        }
+    }
+
+    /// Sends a session's held events to its current connection and stops holding them.
+    fn release_events(&mut self, session: i64) -> usize {
+        let Some(events) = self.faults.held.remove(&session) else {
+            return 0;
+        };
+        let conn = self
+            .core
+            .connections()
+            .iter()
+            .find(|(_, c)| c.session == Some(session))
+            .map(|(id, _)| *id);
+        let Some(tx) = conn.and_then(|c| self.conns.get(&c)) else {
+            return 0;
+        };
+        let mut buf = BytesMut::new();
+        for (zxid, event) in &events {
+            encode_event(&mut buf, *zxid, event);
+        }
+        let _ = tx.send(ConnOut::Bytes(buf.freeze()));
+        events.len()
     }
 
     /// Persists the batch's txns, then releases its outputs.
@@ -189,6 +295,7 @@ impl CoreThread {
                     // Nothing of this batch may be acknowledged: drop every connection.
                     tracing::error!(error = %e, "txn log write failed; closing connections");
                     let _ = self.core.take_outputs();
+                    self.faults.stash.clear();
                     self.core.drop_all_connections();
                     let _ = self.core.take_outputs();
                     self.conns.clear();
@@ -201,7 +308,24 @@ impl CoreThread {
                 }
             }
         }
-        let outputs = self.core.take_outputs();
+        let mut outputs = std::mem::take(&mut self.faults.stash);
+        outputs.extend(self.core.take_outputs());
+        if !self.faults.held.is_empty() {
+            let held = &mut self.faults.held;
+            let conns = self.core.connections();
+            outputs.retain(|o| match o {
+                Output::Event { conn, zxid, event } => {
+                    match conns.get(conn).and_then(|c| c.session) {
+                        Some(s) if held.contains_key(&s) => {
+                            held.entry(s).or_default().push((*zxid, event.clone()));
+                            false
+                        }
+                        _ => true,
+                    }
+                }
+                _ => true,
+            });
+        }
         let mut order: Vec<ConnId> = Vec::new();
         let mut bufs: std::collections::HashMap<ConnId, BytesMut> = Default::default();
         let send =
@@ -356,6 +480,7 @@ impl TestServer {
             conns: Default::default(),
             clock_offset: 0,
             snap_count: self.builder.snap_count,
+            faults: Faults::default(),
         };
         let thread = std::thread::Builder::new()
             .name("zk-testserver-core".into())
@@ -481,6 +606,33 @@ impl TestServer {
     pub async fn advance_clock(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX / 2);
         let _ = self.control(|tx| Control::AdvanceClock(ms, tx)).await;
+    }
+
+    /// Arms a lost reply: the session's next write (any op but closeSession) is applied and
+    /// logged as usual, but its reply is dropped and the connection closed, as if the reply
+    /// were lost in the network. The client then cannot know whether the write applied.
+    /// False if the session is not live. Armed faults end with [`TestServer::restart`].
+    pub async fn drop_next_reply(&self, session_id: i64) -> bool {
+        self.control(|tx| Control::DropNextReply(session_id, tx))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Holds back the session's watch events (on any of its connections) until
+    /// [`TestServer::release_events`]; replies keep flowing, so the client sees replies for
+    /// writes whose events it has not received yet. A restart drops the held events.
+    pub async fn hold_events(&self, session_id: i64) {
+        let _ = self
+            .control(|tx| Control::HoldEvents(session_id, true, tx))
+            .await;
+    }
+
+    /// Delivers the session's held events in order to its current connection and stops
+    /// holding; returns how many were delivered (0 if it has no connection: they are lost).
+    pub async fn release_events(&self, session_id: i64) -> usize {
+        self.control(|tx| Control::HoldEvents(session_id, false, tx))
+            .await
+            .unwrap_or(0)
     }
 
     /// Runs `f` on the core's state (in the core thread) and returns its result.

@@ -52,6 +52,8 @@ pub struct Storage {
     log: File,
     log_path: PathBuf,
     since_snapshot: u64,
+    /// Reused between appends, so a write allocates nothing here.
+    scratch: BytesMut,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -125,6 +127,7 @@ impl Storage {
             log,
             log_path,
             since_snapshot: txns.len() as u64,
+            scratch: BytesMut::new(),
         };
         Ok((
             storage,
@@ -140,15 +143,24 @@ impl Storage {
 
     /// Appends txns and (if enabled) fsyncs them.
     pub fn append(&mut self, txns: &[LoggedTxn]) -> io::Result<()> {
-        let mut buf = BytesMut::new();
+        let buf = &mut self.scratch;
+        buf.clear();
         for txn in txns {
-            let mut payload = BytesMut::new();
-            encode_logged(txn, &mut payload);
-            buf.put_u32(u32::try_from(payload.len()).map_err(|_| invalid("txn too large"))?);
-            buf.put_u32(crc32(&payload));
-            buf.extend_from_slice(&payload);
+            // Room for len and crc, then the payload in place; the header is filled after.
+            let start = buf.len();
+            buf.put_u64(0);
+            encode_logged(txn, buf);
+            let payload = &buf[start + 8..];
+            let len = u32::try_from(payload.len()).map_err(|_| invalid("txn too large"))?;
+            let crc = crc32(payload);
+            buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+            buf[start + 4..start + 8].copy_from_slice(&crc.to_be_bytes());
         }
-        self.log.write_all(&buf)?;
+        self.log.write_all(buf)?;
+        if buf.capacity() > 4 << 20 {
+            // One huge batch should not pin its buffer for the server's lifetime.
+            *buf = BytesMut::new();
+        }
         if self.fsync {
             self.log.sync_data()?;
         }

@@ -1,9 +1,13 @@
 //! The watch manager: which connection watches which path, and which events a change fires.
 //!
 //! Two tables, as in ZooKeeper: the *data* table (getData, exists, persistent and persistent
-//! recursive watches) and the *child* table (getChildren and persistent watches). Each entry has
-//! one mode per (connection, path); setting a standard watch where a persistent one exists turns
-//! it into a standard one, as ZooKeeper's `WatcherModeManager` does.
+//! recursive watches) and the *child* table (getChildren, persistent and persistent recursive
+//! watches: ZooKeeper 3.8's `DataTree.addWatch` puts both persistent modes in both tables).
+//! Each entry has one mode per (connection, path), as ZooKeeper's `WatcherModeManager` keeps
+//! it: setting a standard watch where a persistent one exists turns it into a standard one,
+//! and a recursive watch replaces a child watch of the same connection on the same path, so
+//! that connection then gets no NodeChildrenChanged for that path (real 3.8 behaves so; 3.9
+//! keeps several modes per path).
 //!
 //! Trigger rules ([`WatchManager::trigger`]):
 //! - create P: NodeCreated from the data table at P; NodeChildrenChanged from the child table
@@ -58,7 +62,10 @@ pub struct Fired {
 pub struct WatchManager {
     data: Table,
     child: Table,
+    /// Recursive entries in the data table and in the child table: a table with none needs
+    /// no walk over a changed node's ancestors.
     recursive: usize,
+    child_recursive: usize,
 }
 
 fn add(table: &mut Table, path: &str, conn: ConnId, mode: WatchMode) -> Option<WatchMode> {
@@ -66,6 +73,12 @@ fn add(table: &mut Table, path: &str, conn: ConnId, mode: WatchMode) -> Option<W
         .entry(path.to_string())
         .or_default()
         .insert(conn, mode)
+}
+
+/// A table's recursive count after an entry changed from `old` to `new`.
+fn recount(count: usize, old: Option<WatchMode>, new: Option<WatchMode>) -> usize {
+    let rec = |m: Option<WatchMode>| usize::from(m == Some(WatchMode::PersistentRecursive));
+    count + rec(new) - rec(old)
 }
 
 fn remove_entry(table: &mut Table, path: &str, conn: ConnId) -> Option<WatchMode> {
@@ -85,16 +98,23 @@ impl WatchManager {
 
     fn set_data(&mut self, path: &str, conn: ConnId, mode: WatchMode) {
         let old = add(&mut self.data, path, conn, mode);
-        self.recount(old, Some(mode));
+        self.recursive = recount(self.recursive, old, Some(mode));
     }
 
-    fn recount(&mut self, old: Option<WatchMode>, new: Option<WatchMode>) {
-        if old == Some(WatchMode::PersistentRecursive) {
-            self.recursive -= 1;
-        }
-        if new == Some(WatchMode::PersistentRecursive) {
-            self.recursive += 1;
-        }
+    fn set_child(&mut self, path: &str, conn: ConnId, mode: WatchMode) {
+        let old = add(&mut self.child, path, conn, mode);
+        self.child_recursive = recount(self.child_recursive, old, Some(mode));
+    }
+
+    fn recount_all(&mut self) {
+        let count = |t: &Table| {
+            t.values()
+                .flat_map(HashMap::values)
+                .filter(|m| **m == WatchMode::PersistentRecursive)
+                .count()
+        };
+        self.recursive = count(&self.data);
+        self.child_recursive = count(&self.child);
     }
 
     /// A one-shot data/exist watch (getData, exists).
@@ -104,17 +124,18 @@ impl WatchManager {
 
     /// A one-shot child watch (getChildren).
     pub fn add_child_watch(&mut self, path: &str, conn: ConnId) {
-        add(&mut self.child, path, conn, WatchMode::Standard);
+        self.set_child(path, conn, WatchMode::Standard);
     }
 
-    /// addWatch: persistent (data and child tables) or persistent recursive (data table only).
+    /// addWatch: persistent or persistent recursive, in both tables (as ZooKeeper 3.8 does).
     pub fn add_persistent(&mut self, path: &str, conn: ConnId, recursive: bool) {
-        if recursive {
-            self.set_data(path, conn, WatchMode::PersistentRecursive);
+        let mode = if recursive {
+            WatchMode::PersistentRecursive
         } else {
-            self.set_data(path, conn, WatchMode::Persistent);
-            add(&mut self.child, path, conn, WatchMode::Persistent);
-        }
+            WatchMode::Persistent
+        };
+        self.set_data(path, conn, mode);
+        self.set_child(path, conn, mode);
     }
 
     /// Drops every watch of a connection (it closed).
@@ -125,12 +146,7 @@ impl WatchManager {
                 !set.is_empty()
             });
         }
-        self.recursive = self
-            .data
-            .values()
-            .flat_map(HashMap::values)
-            .filter(|m| **m == WatchMode::PersistentRecursive)
-            .count();
+        self.recount_all();
     }
 
     fn matches(&self, path: &str, conn: ConnId, kind: WatcherType) -> (bool, bool) {
@@ -143,9 +159,10 @@ impl WatchManager {
                 data == Some(WatchMode::Persistent),
                 child == Some(WatchMode::Persistent),
             ),
-            WatcherType::PersistentRecursive => {
-                (data == Some(WatchMode::PersistentRecursive), false)
-            }
+            WatcherType::PersistentRecursive => (
+                data == Some(WatchMode::PersistentRecursive),
+                child == Some(WatchMode::PersistentRecursive),
+            ),
             _ => (data.is_some(), child.is_some()),
         }
     }
@@ -161,10 +178,11 @@ impl WatchManager {
         let (d, c) = self.matches(path, conn, kind);
         if d {
             let old = remove_entry(&mut self.data, path, conn);
-            self.recount(old, None);
+            self.recursive = recount(self.recursive, old, None);
         }
         if c {
-            remove_entry(&mut self.child, path, conn);
+            let old = remove_entry(&mut self.child, path, conn);
+            self.child_recursive = recount(self.child_recursive, old, None);
         }
         d || c
     }
@@ -220,11 +238,12 @@ impl WatchManager {
         event_type: EventType,
         suppress: &HashSet<ConnId>,
     ) -> HashSet<ConnId> {
-        let walk = self.recursive > 0;
         if data_table {
+            let walk = self.recursive > 0;
             WatchManager::fire_table(&mut self.data, walk, path, event_type, suppress)
         } else {
-            WatchManager::fire_table(&mut self.child, false, path, event_type, suppress)
+            let walk = self.child_recursive > 0;
+            WatchManager::fire_table(&mut self.child, walk, path, event_type, suppress)
         }
     }
 
@@ -268,12 +287,7 @@ impl WatchManager {
                 push(hit, EventType::NodeDataChanged, path, false);
             }
         }
-        self.recursive = self
-            .data
-            .values()
-            .flat_map(HashMap::values)
-            .filter(|m| **m == WatchMode::PersistentRecursive)
-            .count();
+        self.recount_all();
         out
     }
 

@@ -73,7 +73,7 @@ pub struct CoreConfig {
     pub container_check_interval_ms: i64,
     /// Containers that never had a child are deleted after this long; 0 disables.
     pub container_max_never_used_ms: i64,
-    /// This server's id (the top byte of its session ids).
+    /// This server's id: the top byte of its session ids (0, standalone, numbers them as 1).
     pub myid: u8,
     /// The secret session passwords derive from.
     pub secret: [u8; 32],

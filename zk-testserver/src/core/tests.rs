@@ -55,6 +55,17 @@ fn session_create_is_a_logged_txn_and_timeouts_clamp() {
 }
 
 #[test]
+fn standalone_session_ids_carry_server_id_one() {
+    // Real standalone ZooKeeper 3.8 hands out session ids 0x01...; ensemble members use myid.
+    let mut c = core();
+    assert_eq!(connect(&mut c, 1, 0) >> 56, 1);
+    let mut cfg = CoreConfig::with_tick(100);
+    cfg.myid = 3;
+    let mut c = ServerCore::new(cfg, 0);
+    assert_eq!(connect(&mut c, 1, 0) >> 56, 3);
+}
+
+#[test]
 fn events_precede_replies_and_expiry_cleans_up() {
     let mut c = core();
     let s1 = connect(&mut c, 1, 0);

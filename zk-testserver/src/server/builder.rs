@@ -36,6 +36,31 @@ pub struct TlsFiles {
     pub private_key: PathBuf,
 }
 
+/// Whether the secure port asks TLS clients for a certificate (`ssl.clientAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// A client must present a certificate signed by the trusted CA (ZooKeeper's default).
+    #[default]
+    Need,
+    /// A client may present one; if it does, it must be signed by the trusted CA.
+    Want,
+    /// Client certificates are not asked for.
+    None,
+}
+
+impl ClientAuth {
+    /// Parses `need`, `want` or `none` (any case).
+    pub fn parse(value: &str) -> Option<ClientAuth> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "need" => Some(ClientAuth::Need),
+            "want" => Some(ClientAuth::Want),
+            "none" => Some(ClientAuth::None),
+            _ => None,
+        }
+    }
+}
+
 /// Configures and starts a [`TestServer`].
 #[derive(Debug, Clone)]
 pub struct TestServerBuilder {
@@ -47,6 +72,7 @@ pub struct TestServerBuilder {
     pub(crate) max_session_timeout_ms: Option<i32>,
     pub(crate) extended_types: bool,
     pub(crate) read_only: bool,
+    pub(crate) read_only_mode_enabled: bool,
     pub(crate) reconfig_enabled: bool,
     pub(crate) super_digest: Option<String>,
     pub(crate) whitelist: Whitelist,
@@ -59,6 +85,7 @@ pub struct TestServerBuilder {
     pub(crate) secret: Option<[u8; 32]>,
     pub(crate) snap_count: u64,
     pub(crate) tls: Option<TlsFiles>,
+    pub(crate) tls_client_auth: Option<(PathBuf, ClientAuth)>,
     pub(crate) extra_conf: Vec<(String, String)>,
 }
 
@@ -73,6 +100,7 @@ impl Default for TestServerBuilder {
             max_session_timeout_ms: None,
             extended_types: false,
             read_only: false,
+            read_only_mode_enabled: false,
             reconfig_enabled: false,
             super_digest: None,
             whitelist: Whitelist::All,
@@ -85,6 +113,7 @@ impl Default for TestServerBuilder {
             secret: None,
             snap_count: 100_000,
             tls: None,
+            tls_client_auth: None,
             extra_conf: Vec::new(),
         }
     }
@@ -126,6 +155,14 @@ impl TestServerBuilder {
     /// `readonlymode.enabled` would): only read-only clients, writes get NotReadOnly.
     pub fn read_only(mut self, on: bool) -> Self {
         self.read_only = on;
+        self
+    }
+
+    /// `readonlymode.enabled`: the server may serve read-only clients when cut off from its
+    /// quorum. A standalone server always has its "quorum", so it keeps serving reads and
+    /// writes; the setting shows in `isro` (answered even when not whitelisted) and `conf`.
+    pub fn read_only_mode_enabled(mut self, on: bool) -> Self {
+        self.read_only_mode_enabled = on;
         self
     }
 
@@ -178,7 +215,7 @@ impl TestServerBuilder {
         self
     }
 
-    /// The server id (top byte of session ids).
+    /// The server id (top byte of session ids; the default 0, standalone, numbers them as 1).
     pub fn myid(mut self, id: u8) -> Self {
         self.myid = id;
         self
@@ -201,6 +238,13 @@ impl TestServerBuilder {
     pub fn tls(mut self, files: TlsFiles, secure_port: u16) -> Self {
         self.tls = Some(files);
         self.secure_port = secure_port;
+        self
+    }
+
+    /// Authenticates TLS clients on the secure port (`ssl.trustStore.location` and
+    /// `ssl.clientAuth`): client certificates must chain to a CA in `trust_store` (PEM).
+    pub fn tls_client_auth(mut self, trust_store: impl Into<PathBuf>, mode: ClientAuth) -> Self {
+        self.tls_client_auth = Some((trust_store.into(), mode));
         self
     }
 
@@ -227,7 +271,11 @@ impl TestServerBuilder {
         let Some(files) = &self.tls else {
             return Ok(None);
         };
-        let config = crate::tls::server_config(&files.cert_chain, &files.private_key)
+        let client_auth = self
+            .tls_client_auth
+            .as_ref()
+            .map(|(store, mode)| (store.as_path(), *mode));
+        let config = crate::tls::server_config(&files.cert_chain, &files.private_key, client_auth)
             .map_err(ServerError::Tls)?;
         Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
     }
@@ -242,7 +290,7 @@ impl TestServerBuilder {
         }
         cfg.extended_types = self.extended_types;
         cfg.read_only = self.read_only;
-        cfg.read_only_mode_enabled = self.read_only;
+        cfg.read_only_mode_enabled = self.read_only || self.read_only_mode_enabled;
         cfg.reconfig_enabled = self.reconfig_enabled;
         cfg.super_digest = self.super_digest.clone();
         cfg.container_check_interval_ms =
@@ -259,6 +307,9 @@ impl TestServerBuilder {
         ];
         if let Some(s) = secure {
             conf.push(("secureClientPort".to_string(), s.port().to_string()));
+        }
+        if cfg.read_only_mode_enabled {
+            conf.push(("readonlymode.enabled".to_string(), "true".to_string()));
         }
         if let Some(dir) = &self.data_dir {
             conf.push(("dataDir".to_string(), dir.display().to_string()));

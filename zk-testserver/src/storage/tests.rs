@@ -115,3 +115,32 @@ fn gaps_are_refused() {
     assert!(Storage::open(&dir, false, [1; 32]).is_err());
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn crc32_slicing_matches_the_bitwise_definition() {
+    fn bitwise(data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for b in data {
+            c ^= u32::from(*b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    let data: Vec<u8> = (0..1500u32).map(|i| (i * 131 % 251) as u8).collect();
+    for len in (0..70).chain([1023, 1024, 1025, 1500]) {
+        for start in 0..3 {
+            let end = (start + len).min(data.len());
+            assert_eq!(
+                crc32(&data[start..end]),
+                bitwise(&data[start..end]),
+                "len {len}"
+            );
+        }
+    }
+}

@@ -84,7 +84,9 @@ fn persistent_and_recursive() {
         ]
     );
     assert!(w.contains("/", 2, WatcherType::PersistentRecursive));
-    assert!(!w.contains("/", 2, WatcherType::Children));
+    // ZooKeeper 3.8 keeps a recursive watch in the child table too, and checkWatches for
+    // Children only asks whether the table has the connection on that path.
+    assert!(w.contains("/", 2, WatcherType::Children));
     assert!(w.remove("/p", 1, WatcherType::Persistent));
     assert!(!w.remove("/p", 1, WatcherType::Any));
     w.remove_connection(2);
@@ -129,4 +131,33 @@ fn set_watches_replay_rules() {
     // Only "/new" was re-armed.
     assert_eq!(w.watch_count(), 1);
     assert!(w.contains("/new", 7, WatcherType::Data));
+}
+
+#[test]
+fn a_recursive_watch_replaces_the_connections_child_watch_on_its_path() {
+    // ZooKeeper 3.8 adds a recursive watch to both tables with one mode per (connection,
+    // path): a child watch the same connection had on that path stops firing.
+    let mut w = WatchManager::new();
+    w.add_child_watch("/a", 1);
+    w.add_child_watch("/a", 2);
+    w.add_persistent("/a", 1, true);
+    assert_eq!(
+        events(&mut w, created("/a/b")),
+        vec![
+            (1, EventType::NodeCreated, "/a/b".into()),
+            (2, EventType::NodeChildrenChanged, "/a".into()),
+        ]
+    );
+    // Both tables hold it, and removing it by type clears both.
+    assert!(w.contains("/a", 1, WatcherType::PersistentRecursive));
+    assert_eq!(w.watch_count(), 2);
+    assert!(w.remove("/a", 1, WatcherType::PersistentRecursive));
+    assert_eq!(w.watch_count(), 0);
+    assert!(events(&mut w, created("/a/c")).is_empty());
+    // Deleting the watched node reports NodeDeleted once.
+    w.add_persistent("/a", 3, true);
+    assert_eq!(
+        events(&mut w, deleted("/a")),
+        vec![(3, EventType::NodeDeleted, "/a".into())]
+    );
 }

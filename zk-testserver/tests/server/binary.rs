@@ -76,6 +76,80 @@ async fn serves_a_standalone_zoo_cfg() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Starts the binary on `cfg` and waits for its "serving" line.
+fn spawn_serving(cfg: &std::path::Path) -> std::process::Child {
+    let mut child = Command::new(BIN)
+        .arg(cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            // Keep draining after the receiver is gone so the child never blocks on stderr.
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) if line.contains("zk-testserver serving") => return child,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the binary did not log that it serves: {e}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn wires_tls_client_auth_and_read_only_mode() {
+    use crate::tls::{connects, As, Pki};
+
+    let pki = Pki::new("bin");
+    let (port, secure_port) = (free_port(), free_port());
+    let cfg = pki.dir.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=200\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             secureClientPort={secure_port}\n\
+             serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+             ssl.keyStore.location={}\nssl.keyStore.type=PEM\n\
+             ssl.trustStore.location={}\nssl.trustStore.type=PEM\nssl.clientAuth=need\n\
+             readonlymode.enabled=true\n4lw.commands.whitelist=ruok,conf\n",
+            pki.server_pem.display(),
+            pki.ca_pem.display()
+        ),
+    )
+    .unwrap();
+    let mut child = spawn_serving(&cfg);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let secure: std::net::SocketAddr = format!("127.0.0.1:{secure_port}").parse().unwrap();
+    // readonlymode.enabled lets `isro` answer without being whitelisted; a standalone
+    // server is never read-only.
+    assert_eq!(ask(addr, "isro").await, "rw");
+    assert!(ask(addr, "conf")
+        .await
+        .contains("readonlymode.enabled=true"));
+    assert!(
+        connects(&pki, secure, As::Trusted).await,
+        "CA-signed client"
+    );
+    assert!(
+        !connects(&pki, secure, As::Anonymous).await,
+        "no certificate, need"
+    );
+    let mut c = Client::connect(addr).await;
+    c.create("/rw", b"", 0).await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn refuses_ensembles_clearly() {
     let dir = std::env::temp_dir().join(format!("zk-bin-ens-{}", std::process::id()));

@@ -139,3 +139,80 @@ async fn read_only_server() {
     assert!(c.exists("/zookeeper", false).await.is_ok());
     assert_eq!(c.create("/x", b"", 0).await, Err(ErrorCode::NotReadOnly));
 }
+
+#[tokio::test]
+async fn a_reply_dropped_after_applying() {
+    let server = TestServer::builder().start().await.unwrap();
+    let mut c = Client::connect(server.addr()).await;
+    let mut watcher = Client::connect(server.addr()).await;
+    c.create("/before", b"", 0).await.unwrap();
+    assert!(watcher.exists("/lost", true).await.is_err());
+    assert!(server.drop_next_reply(c.session_id()).await);
+    // Reads are not writes: they are answered as usual while the fault stays armed.
+    assert!(c.exists("/before", false).await.is_ok());
+    let zxid = server.last_zxid().await;
+    c.send(&zk_proto::Request::Create(zk_proto::CreateRequest {
+        path: "/lost".into(),
+        data: Some(Bytes::from_static(b"applied")),
+        acl: zk_proto::Acl::open_unsafe(),
+        flags: 0,
+    }))
+    .await;
+    // No reply: the connection closes instead.
+    assert!(c.closed_by_server().await);
+    // Yet the write applied, and other sessions' watches fired for it.
+    assert_eq!(server.last_zxid().await, zxid + 1);
+    let (_, e) = watcher.next_event().await;
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeCreated, "/lost")
+    );
+    // The session lives on; resuming it shows the write, and the fault fired only once.
+    let mut again = c
+        .reconnect(server.addr())
+        .await
+        .expect("the session resumes");
+    let (data, _) = again.get_data("/lost", false).await.unwrap();
+    assert_eq!(data.as_deref(), Some(&b"applied"[..]));
+    again.create("/after", b"", 0).await.unwrap();
+    assert!(!server.drop_next_reply(0x7777).await, "no such session");
+}
+
+#[tokio::test]
+async fn held_events_arrive_after_release() {
+    let server = TestServer::builder().start().await.unwrap();
+    let mut c = Client::connect(server.addr()).await;
+    let mut writer = Client::connect(server.addr()).await;
+    c.create("/h", b"0", 0).await.unwrap();
+    c.get_data("/h", true).await.unwrap();
+    c.exists("/h/kid", true).await.unwrap_err();
+    server.hold_events(c.session_id()).await;
+    writer.set_data("/h", b"1", -1).await.unwrap();
+    writer.create("/h/kid", b"", 0).await.unwrap();
+    // Replies still flow: the client reads the new data before any event arrives.
+    let (data, _) = c.get_data("/h", false).await.unwrap();
+    assert_eq!(data.as_deref(), Some(&b"1"[..]));
+    assert!(c.events.is_empty(), "events were held: {:?}", c.events);
+    // Other sessions are not affected.
+    writer.get_data("/h", true).await.unwrap();
+    c.set_data("/h", b"2", -1).await.unwrap();
+    let (_, e) = writer.next_event().await;
+    assert_eq!(e.event_type, EventType::NodeDataChanged);
+    assert_eq!(server.release_events(c.session_id()).await, 2);
+    let (_, e) = c.next_event().await;
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeDataChanged, "/h")
+    );
+    let (_, e) = c.next_event().await;
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeCreated, "/h/kid")
+    );
+    // Released: new events flow again at once.
+    c.get_data("/h", true).await.unwrap();
+    writer.set_data("/h", b"3", -1).await.unwrap();
+    let (_, e) = c.next_event().await;
+    assert_eq!(e.event_type, EventType::NodeDataChanged);
+    assert_eq!(server.release_events(c.session_id()).await, 0);
+}

@@ -7,6 +7,8 @@ mod conformance;
 mod faults;
 mod four_letter;
 mod fuzz;
+mod kazoo;
+mod peer_client;
 mod persistence;
 mod tls;
 mod zkcli;

@@ -7,7 +7,7 @@ use zk_testserver::TestServer;
 
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 
-fn ci() -> bool {
+pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
 }
 
