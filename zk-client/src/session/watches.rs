@@ -45,9 +45,10 @@ impl WatchKind {
     /// Whether the server keeps this kind in its data table / child table.
     fn tables(self) -> (bool, bool) {
         match self {
-            WatchKind::Data | WatchKind::Exist | WatchKind::PersistentRecursive => (true, false),
+            WatchKind::Data | WatchKind::Exist => (true, false),
             WatchKind::Child => (false, true),
-            WatchKind::Persistent => (true, true),
+            // Servers (3.6 – 3.8) keep persistent and recursive watches in both tables.
+            WatchKind::Persistent | WatchKind::PersistentRecursive => (true, true),
         }
     }
 }
@@ -70,11 +71,9 @@ pub(crate) enum WatchIntent {
 impl WatchIntent {
     fn tables(self) -> (bool, bool) {
         match self {
-            WatchIntent::Data | WatchIntent::Exists | WatchIntent::PersistentRecursive => {
-                (true, false)
-            }
+            WatchIntent::Data | WatchIntent::Exists => (true, false),
             WatchIntent::Child => (false, true),
-            WatchIntent::Persistent => (true, true),
+            WatchIntent::Persistent | WatchIntent::PersistentRecursive => (true, true),
         }
     }
 
@@ -118,6 +117,7 @@ impl PathWatches {
         self.pending_child == 0
             && self.by_kind[WatchKind::Child as usize].is_empty()
             && self.by_kind[WatchKind::Persistent as usize].is_empty()
+            && self.by_kind[WatchKind::PersistentRecursive as usize].is_empty()
     }
 
     fn is_empty(&self) -> bool {
@@ -433,6 +433,17 @@ mod tests {
         registered(&mut reg, 3, "/p", WatchIntent::Persistent);
         assert_eq!(
             reg.remove(3).unwrap().types,
+            vec![WatcherType::Data, WatcherType::Children]
+        );
+        // A recursive watch occupies both server tables too: removing it clears both, but
+        // not while a one-shot child watch on the same path still needs the child table.
+        registered(&mut reg, 4, "/r", WatchIntent::PersistentRecursive);
+        registered(&mut reg, 5, "/r", WatchIntent::Child);
+        assert_eq!(reg.remove(4).unwrap().types, vec![WatcherType::Data]);
+        assert_eq!(reg.remove(5).unwrap().types, vec![WatcherType::Children]);
+        registered(&mut reg, 6, "/r", WatchIntent::PersistentRecursive);
+        assert_eq!(
+            reg.remove(6).unwrap().types,
             vec![WatcherType::Data, WatcherType::Children]
         );
         assert!(reg.paths.is_empty());
