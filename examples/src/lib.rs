@@ -17,7 +17,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug)]
 pub enum Servers {
     /// An embedded zk-testserver, alive as long as this value.
-    Embedded(TestServer),
+    Embedded(Box<TestServer>),
     /// An external ensemble given on the command line.
     External(String),
 }
@@ -37,7 +37,7 @@ impl Servers {
             .session_timeout_bounds(200, 60_000)
             .start()
             .await?;
-        Ok(Servers::Embedded(server))
+        Ok(Servers::Embedded(Box::new(server)))
     }
 
     /// The connect string of the servers.
