@@ -21,8 +21,9 @@
 //!
 //! Knobs (environment): `ZKB_SERVERS=real,test`, `ZKB_CLIENTS=ours,peer`,
 //! `ZKB_WORKLOADS=seq-get,seq-set,get,set,create`, `ZKB_DEPTHS=64,1024`, `ZKB_SECS` (seconds
-//! per pipelined run, default 1.0), `ZKB_SEQ` (sequential ops per run, default 3000),
-//! `ZKB_ROUNDS` (default 2).
+//! per pipelined run, default 1.0), `ZKB_OPS` (a fixed number of ops per pipelined run instead
+//! of a duration, for instruction counts under `valgrind --tool=callgrind`), `ZKB_SEQ`
+//! (sequential ops per run, default 3000), `ZKB_ROUNDS` (default 2).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,6 +48,8 @@ struct Settings {
     workloads: Vec<String>,
     depths: Vec<usize>,
     pipelined_for: Duration,
+    /// Ops per pipelined run, when fixed (`ZKB_OPS`).
+    pipelined_ops: Option<usize>,
     seq_ops: usize,
     rounds: usize,
 }
@@ -83,6 +86,10 @@ impl Settings {
                 .map(|d| d.parse().expect("ZKB_DEPTHS: numbers"))
                 .collect(),
             pipelined_for: Duration::from_secs_f64(secs),
+            pipelined_ops: std::env::var("ZKB_OPS").ok().map(|s| {
+                s.parse()
+                    .expect("ZKB_OPS: a number of ops per pipelined run")
+            }),
             seq_ops: std::env::var("ZKB_SEQ")
                 .ok()
                 .and_then(|s| s.parse().ok())
@@ -282,12 +289,14 @@ async fn sequential(c: &impl Bench, kind: Kind, ops: usize, fx: &Fixture) -> Sam
     }
 }
 
-/// Keeps `depth` requests in flight for `run_for`, then drains.
+/// Keeps `depth` requests in flight for `run_for` (or until `ops` have been issued), then
+/// drains.
 async fn pipelined(
     c: &impl Bench,
     kind: Kind,
     depth: usize,
     run_for: Duration,
+    ops: Option<usize>,
     fx: &Fixture,
 ) -> Sample {
     let issue = |i: usize| async move {
@@ -301,6 +310,10 @@ async fn pipelined(
         fx.names.len()
     } else {
         usize::MAX
+    };
+    let (limit, run_for) = match ops {
+        Some(ops) => (limit.min(ops), Duration::from_secs(1 << 30)),
+        None => (limit, run_for),
     };
     let mut in_flight = FuturesUnordered::new();
     let cpu = client_cpu();
@@ -354,9 +367,9 @@ async fn run_one(
     match workload {
         "seq-get" => sequential(c, Kind::Get, s.seq_ops, fx).await,
         "seq-set" => sequential(c, Kind::Set, s.seq_ops, fx).await,
-        "get" => pipelined(c, Kind::Get, depth, s.pipelined_for, fx).await,
-        "set" => pipelined(c, Kind::Set, depth, s.pipelined_for, fx).await,
-        "create" => pipelined(c, Kind::Create, depth, s.pipelined_for, fx).await,
+        "get" => pipelined(c, Kind::Get, depth, s.pipelined_for, s.pipelined_ops, fx).await,
+        "set" => pipelined(c, Kind::Set, depth, s.pipelined_for, s.pipelined_ops, fx).await,
+        "create" => pipelined(c, Kind::Create, depth, s.pipelined_for, s.pipelined_ops, fx).await,
         other => panic!("unknown workload {other:?}"),
     }
 }

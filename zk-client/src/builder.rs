@@ -11,6 +11,7 @@ use zk_proto::PASSWORD_LEN;
 use crate::client::{Client, SessionId, Shared};
 use crate::driver::{Driver, Published, Transport};
 use crate::error::{Error, Result};
+use crate::frame::FramePool;
 use crate::hosts::ConnectString;
 use crate::session::{Config, Session, SessionState};
 
@@ -178,6 +179,7 @@ impl ClientBuilder {
         let published = Arc::new(Published {
             last_zxid: AtomicI64::new(0),
             identity: identity_tx,
+            frames: FramePool::default(),
         });
         let transport = self.transport()?;
         Driver {

@@ -9,15 +9,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use zk_proto::{
-    AddWatchRequest, CheckWatchesRequest, ClientInfo, DeleteRequest, ExistsRequest, GetAclRequest,
-    GetAllChildrenNumberRequest, GetChildren2Request, GetChildrenRequest, GetDataRequest,
-    GetEphemeralsRequest, MultiRequest, MultiResult, ReconfigRequest, RemoveWatchesRequest,
-    Request, Response, SetAclRequest, SetDataRequest, Stat, SyncRequest,
+    AddWatchRequest, CheckWatchesRequest, ClientInfo, ExistsRequest, GetAclRequest,
+    GetAllChildrenNumberRequest, GetChildren2Request, GetDataRequest, GetEphemeralsRequest,
+    MultiRequest, MultiResult, OpCode, ReconfigRequest, RemoveWatchesRequest, Request, Response,
+    SetAclRequest, Stat, SyncRequest,
 };
 
 use crate::builder::ClientBuilder;
 use crate::driver::{Command, Published};
 use crate::error::{ArgumentError, Error, Result};
+use crate::frame::{self, FramePool, RequestFrame, ServerPath};
 use crate::hosts::Chroot;
 use crate::ops::{
     unexpected_response, AddWatchMode, CreateOptions, Op, OpResult, ReadOp, ReadResult, Reconfig,
@@ -153,15 +154,16 @@ impl Client {
         self.shared.chroot.as_str()
     }
 
+    /// Queues a request encoded by the caller; `watch` carries the server path it concerns.
     fn send(
         &self,
-        request: Result<Request>,
-        watch: Option<WatchOp>,
+        frame: Result<RequestFrame>,
+        watch: Option<(WatchOp, String)>,
         sink: Option<(WatcherId, Sink)>,
     ) -> Reply {
         let shared = self.shared.clone();
-        let request = match request {
-            Ok(r) => r,
+        let frame = match frame {
+            Ok(f) => f,
             Err(e) => {
                 return Reply {
                     state: ReplyState::Failed(Some(e)),
@@ -172,7 +174,7 @@ impl Client {
         let (token, rx) = oneshot::channel();
         let command = Command::Request {
             submit: Submit {
-                request,
+                frame,
                 token,
                 watch,
             },
@@ -183,6 +185,30 @@ impl Client {
             Err(_) => ReplyState::Failed(Some(terminal_error(&shared))),
         };
         Reply { state, shared }
+    }
+
+    /// Encodes a request the generic way and queues it.
+    fn send_request(
+        &self,
+        request: Result<Request>,
+        watch: Option<WatchOp>,
+        sink: Option<(WatcherId, Sink)>,
+    ) -> Reply {
+        let mut bookkeeping = None;
+        let frame = request.map(|request| {
+            bookkeeping = watch.map(|w| (w, request.path().unwrap_or("/").to_string()));
+            RequestFrame::from_request(&request)
+        });
+        self.send(frame, bookkeeping, sink)
+    }
+
+    /// Validates a client path and sees it as the server path.
+    fn server_path<'a>(&'a self, path: &'a str) -> Result<ServerPath<'a>> {
+        ServerPath::new(&self.shared.chroot, path, false)
+    }
+
+    fn frames(&self) -> &FramePool {
+        &self.shared.published.frames
     }
 
     fn next_watcher_id(&self) -> WatcherId {
@@ -197,7 +223,7 @@ impl Client {
     ) -> (Reply, OneshotWatcher) {
         let id = self.next_watcher_id();
         let (watcher, sink) = OneshotWatcher::new(id, self.commands.downgrade());
-        let reply = self.send(
+        let reply = self.send_request(
             request,
             Some(WatchOp::Register(id, intent)),
             Some((id, sink)),
@@ -225,8 +251,8 @@ impl Client {
         data: &[u8],
         options: &CreateOptions,
     ) -> impl Future<Output = Result<(String, Stat)>> + Send + 'static {
-        let request = options.to_request(&self.shared.chroot, path, data);
-        let reply = self.send(request, None, None);
+        let frame = options.to_frame(self.frames(), &self.shared.chroot, path, data);
+        let reply = self.send(frame, None, None);
         let chroot = self.strip();
         async move {
             match reply.await? {
@@ -245,16 +271,13 @@ impl Client {
         path: &str,
         version: Option<i32>,
     ) -> impl Future<Output = Result<()>> + Send + 'static {
-        let request = self.path(path).and_then(|path| {
-            if path == "/" {
+        let frame = self.server_path(path).and_then(|path| {
+            if path.is_root() {
                 return Err(ArgumentError::RootNode.into());
             }
-            Ok(Request::Delete(DeleteRequest {
-                path,
-                version: version.unwrap_or(-1),
-            }))
+            Ok(frame::delete(&path, version.unwrap_or(-1)))
         });
-        let reply = self.send(request, None, None);
+        let reply = self.send(frame, None, None);
         async move { reply.await.map(|_| ()) }
     }
 
@@ -263,10 +286,10 @@ impl Client {
         &self,
         path: &str,
     ) -> impl Future<Output = Result<Option<Stat>>> + Send + 'static {
-        let request = self
-            .path(path)
-            .map(|path| Request::Exists(ExistsRequest { path, watch: false }));
-        let reply = self.send(request, None, None);
+        let frame = self
+            .server_path(path)
+            .map(|path| frame::path_watch(OpCode::Exists, &path, false));
+        let reply = self.send(frame, None, None);
         async move { exists_result(reply.await) }
     }
 
@@ -290,10 +313,10 @@ impl Client {
         &self,
         path: &str,
     ) -> impl Future<Output = Result<(Bytes, Stat)>> + Send + 'static {
-        let request = self
-            .path(path)
-            .map(|path| Request::GetData(GetDataRequest { path, watch: false }));
-        let reply = self.send(request, None, None);
+        let frame = self
+            .server_path(path)
+            .map(|path| frame::path_watch(OpCode::GetData, &path, false));
+        let reply = self.send(frame, None, None);
         async move { data_result(reply.await?) }
     }
 
@@ -322,14 +345,10 @@ impl Client {
         data: &[u8],
         version: Option<i32>,
     ) -> impl Future<Output = Result<Stat>> + Send + 'static {
-        let request = self.path(path).map(|path| {
-            Request::SetData(SetDataRequest {
-                path,
-                data: Some(Bytes::copy_from_slice(data)),
-                version: version.unwrap_or(-1),
-            })
-        });
-        let reply = self.send(request, None, None);
+        let frame = self
+            .server_path(path)
+            .map(|path| frame::set_data(self.frames(), &path, data, version.unwrap_or(-1)));
+        let reply = self.send(frame, None, None);
         async move {
             match reply.await? {
                 Response::SetData(r) => Ok(r.stat),
@@ -346,7 +365,7 @@ impl Client {
         let request = self
             .path(path)
             .map(|path| Request::GetAcl(GetAclRequest { path }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move {
             match reply.await? {
                 Response::GetAcl(r) => Ok((r.acl, r.stat)),
@@ -376,7 +395,7 @@ impl Client {
                 })
             })
         };
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move {
             match reply.await? {
                 Response::SetAcl(r) => Ok(r.stat),
@@ -390,10 +409,10 @@ impl Client {
         &self,
         path: &str,
     ) -> impl Future<Output = Result<Vec<String>>> + Send + 'static {
-        let request = self
-            .path(path)
-            .map(|path| Request::GetChildren(GetChildrenRequest { path, watch: false }));
-        let reply = self.send(request, None, None);
+        let frame = self
+            .server_path(path)
+            .map(|path| frame::path_watch(OpCode::GetChildren, &path, false));
+        let reply = self.send(frame, None, None);
         async move {
             match reply.await? {
                 Response::GetChildren(r) => Ok(r.children),
@@ -407,10 +426,10 @@ impl Client {
         &self,
         path: &str,
     ) -> impl Future<Output = Result<(Vec<String>, Stat)>> + Send + 'static {
-        let request = self
-            .path(path)
-            .map(|path| Request::GetChildren2(GetChildren2Request { path, watch: false }));
-        let reply = self.send(request, None, None);
+        let frame = self
+            .server_path(path)
+            .map(|path| frame::path_watch(OpCode::GetChildren2, &path, false));
+        let reply = self.send(frame, None, None);
         async move { children2_result(reply.await?) }
     }
 
@@ -436,7 +455,7 @@ impl Client {
         let request = self
             .path(path)
             .map(|path| Request::Sync(SyncRequest { path }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         let chroot = self.strip();
         async move {
             match reply.await? {
@@ -458,7 +477,7 @@ impl Client {
             .map(|op| op.to_wire(&chroot))
             .collect::<Result<Vec<_>>>()
             .map(|ops| Request::Multi(MultiRequest { ops }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move {
             let Response::Multi(response) = reply.await? else {
                 return Err(unexpected_response());
@@ -506,7 +525,7 @@ impl Client {
             .map(|op| op.to_wire(&chroot))
             .collect::<Result<Vec<_>>>()
             .map(|ops| Request::MultiRead(MultiRequest { ops }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move {
             let Response::MultiRead(response) = reply.await? else {
                 return Err(unexpected_response());
@@ -533,7 +552,7 @@ impl Client {
             path: CONFIG_NODE.into(),
             watch: false,
         }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move { data_result(reply.await?) }
     }
 
@@ -567,7 +586,7 @@ impl Client {
             new_members: reconfig.new_members.clone(),
             cur_config_id: reconfig.from_config.unwrap_or(-1),
         }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move {
             match reply.await? {
                 Response::Reconfig(r) => Ok((r.data.unwrap_or_default(), r.stat)),
@@ -605,7 +624,7 @@ impl Client {
         let id = self.next_watcher_id();
         let (watcher, sink) =
             PersistentWatcher::new(id, self.commands.downgrade(), self.shared.watch_buffer);
-        let reply = self.send(
+        let reply = self.send_request(
             request,
             Some(WatchOp::Register(id, intent)),
             Some((id, sink)),
@@ -634,7 +653,7 @@ impl Client {
                 watcher_type: wire,
             })
         });
-        let reply = self.send(request, Some(WatchOp::RemoveLocal(wire)), None);
+        let reply = self.send_request(request, Some(WatchOp::RemoveLocal(wire)), None);
         async move { reply.await.map(|_| ()) }
     }
 
@@ -652,7 +671,7 @@ impl Client {
                 watcher_type: watcher_type.to_wire(),
             })
         });
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move { reply.await.map(|_| ()) }
     }
 
@@ -665,7 +684,7 @@ impl Client {
         let request = self
             .path(prefix)
             .map(|prefix_path| Request::GetEphemerals(GetEphemeralsRequest { prefix_path }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         let chroot = self.strip();
         async move {
             match reply.await? {
@@ -687,7 +706,7 @@ impl Client {
         let request = self
             .path(path)
             .map(|path| Request::GetAllChildrenNumber(GetAllChildrenNumberRequest { path }));
-        let reply = self.send(request, None, None);
+        let reply = self.send_request(request, None, None);
         async move {
             match reply.await? {
                 Response::GetAllChildrenNumber(r) => Ok(r.total_number),
@@ -698,7 +717,7 @@ impl Client {
 
     /// The identities this session is authenticated as (whoAmI).
     pub fn who_am_i(&self) -> impl Future<Output = Result<Vec<ClientInfo>>> + Send + 'static {
-        let reply = self.send(Ok(Request::WhoAmI), None, None);
+        let reply = self.send_request(Ok(Request::WhoAmI), None, None);
         async move {
             match reply.await? {
                 Response::WhoAmI(r) => Ok(r.client_info),

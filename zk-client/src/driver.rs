@@ -1,13 +1,14 @@
 //! The tokio driver: one task per session that owns the socket and the [`Session`] core.
 //!
-//! Each turn it executes the core's effects, moves every queued frame into one write buffer
-//! (coalesced writes), and waits for whichever comes first: a user command, bytes from the
-//! server, the write finishing, the connection attempt finishing, or the core's next deadline.
-//! It knows nothing about op codes.
+//! Each turn it executes the core's effects, takes every queued frame (small frames coalesced
+//! into one buffer, large ones as the caller encoded them; one vectored write covers them all),
+//! and waits for whichever comes first: a user command, bytes from the server, the write
+//! finishing, the connection attempt finishing, or the core's next deadline. It knows nothing
+//! about op codes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -22,8 +23,9 @@ use zk_proto::Response;
 
 use crate::error::Result;
 use crate::event::WatchedEvent;
+use crate::frame::FramePool;
 use crate::hosts::HostPort;
-use crate::session::{Effect, Session, SessionState, Submit, WatcherId};
+use crate::session::{Chunk, Effect, Session, SessionState, Submit, WatcherId};
 use crate::watcher::Sink;
 
 /// Completes one request.
@@ -54,6 +56,8 @@ pub(crate) enum Command {
 pub(crate) struct Published {
     pub(crate) last_zxid: AtomicI64,
     pub(crate) identity: watch::Sender<(i64, Bytes)>,
+    /// Buffers of written frames, for the next large requests.
+    pub(crate) frames: FramePool,
 }
 
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
@@ -153,7 +157,7 @@ impl Driver {
         let mut sinks: HashMap<WatcherId, Sink> = HashMap::new();
         let mut conn = Conn::default();
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
-        let mut wbuf = BytesMut::with_capacity(64 * 1024);
+        let mut wbuf: VecDeque<Chunk> = VecDeque::new();
         let mut commands_open = true;
         let mut probing: Option<Probing> = None;
         // One timer for the task's life, re-armed only when the core's deadline moves earlier
@@ -168,8 +172,8 @@ impl Driver {
             if self.core.is_finished() {
                 break;
             }
-            // While a batch is still being written, new frames wait in the core's buffer and are
-            // then swapped in whole (no copy), rather than appended to the unwritten remainder.
+            // While a batch is still being written, new frames keep coalescing in the core's
+            // buffer and are taken once the batch is written.
             if wbuf.is_empty() && self.core.poll_transmit(&mut wbuf) {
                 conn.unflushed = true;
             }
@@ -194,7 +198,7 @@ impl Driver {
                 written = write_some(&mut conn.writer, &wbuf), if writable || flushable => {
                     match written {
                         Ok(0) => conn.unflushed = false,
-                        Ok(n) => wbuf.advance(n),
+                        Ok(n) => advance(&mut wbuf, n, &self.published.frames),
                         Err(e) => {
                             tracing::debug!(error = %e, "write failed");
                             wbuf.clear();
@@ -279,7 +283,7 @@ impl Driver {
         conn: &mut Conn,
         probing: &mut Option<Probing>,
         rbuf: &mut BytesMut,
-        wbuf: &mut BytesMut,
+        wbuf: &mut VecDeque<Chunk>,
     ) {
         while let Some(effect) = self.core.poll_effect() {
             match effect {
@@ -352,15 +356,50 @@ async fn read_some(reader: &mut Option<Reader>, buf: &mut BytesMut) -> io::Resul
     }
 }
 
-/// Writes some of `buf`, or flushes when it is empty (returning 0).
-async fn write_some(writer: &mut Option<Writer>, buf: &[u8]) -> io::Result<usize> {
-    match writer {
-        Some(writer) if buf.is_empty() => writer.flush().await.map(|()| 0),
-        Some(writer) => match writer.write(buf).await {
-            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-            other => other,
-        },
-        None => std::future::pending().await,
+/// The most chunks one vectored write covers.
+const MAX_SLICES: usize = 64;
+
+/// Writes some of `chunks` (vectored when there are several), or flushes when there are none
+/// (returning 0).
+async fn write_some(writer: &mut Option<Writer>, chunks: &VecDeque<Chunk>) -> io::Result<usize> {
+    let Some(writer) = writer else {
+        return std::future::pending().await;
+    };
+    let written = match chunks.len() {
+        0 => return writer.flush().await.map(|()| 0),
+        1 => writer.write(&chunks[0].buf).await,
+        _ => {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let mut count = 0;
+            for (slot, chunk) in slices.iter_mut().zip(chunks) {
+                *slot = IoSlice::new(&chunk.buf);
+                count += 1;
+            }
+            writer.write_vectored(&slices[..count]).await
+        }
+    };
+    match written {
+        Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+        other => other,
+    }
+}
+
+/// Drops the first `n` bytes of `chunks`, recycling the buffers of written frames.
+fn advance(chunks: &mut VecDeque<Chunk>, mut n: usize, pool: &FramePool) {
+    while n > 0 {
+        let Some(front) = chunks.front_mut() else {
+            return;
+        };
+        if n < front.buf.len() {
+            front.buf.advance(n);
+            return;
+        }
+        n -= front.buf.len();
+        if let Some(chunk) = chunks.pop_front() {
+            if chunk.recycle {
+                pool.give(chunk.buf);
+            }
+        }
     }
 }
 

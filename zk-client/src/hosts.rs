@@ -137,12 +137,7 @@ impl Chroot {
 
     /// Validates a client path and returns the server path.
     pub fn to_server(&self, path: &str, sequential: bool) -> Result<String> {
-        validate_path(path, sequential).map_err(|source| {
-            Error::BadArguments(ArgumentError::InvalidPath {
-                path: path.to_string(),
-                source,
-            })
-        })?;
+        check_path(path, sequential)?;
         Ok(self.prefix(path))
     }
 
@@ -162,11 +157,17 @@ impl Chroot {
 
     /// Strips the chroot from a server path; paths outside the chroot (such as
     /// `/zookeeper/config`) are returned unchanged.
-    pub fn strip(&self, path: String) -> String {
-        match self.strip_if_inside(&path) {
-            Some(stripped) => stripped.to_string(),
-            None => path,
+    pub fn strip(&self, mut path: String) -> String {
+        // In place: the common cases (no chroot, or a path inside it) allocate nothing.
+        let Some(root) = self.0.as_deref() else {
+            return path;
+        };
+        if path == root {
+            path.truncate(1);
+        } else if path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'/') {
+            path.drain(..root.len());
         }
+        path
     }
 
     /// The client path of a server path, or `None` if it lies outside the chroot.
@@ -179,6 +180,55 @@ impl Chroot {
                 _ => None,
             },
         }
+    }
+}
+
+/// Validates a client path (`sequential`: a sequential create's prefix, which may end in `/`).
+///
+/// Most paths are printable ASCII with no empty, `.` or `..` component: those are accepted
+/// here in one pass without allocating. Anything else goes through [`validate_path`], so the
+/// verdict and the error are always the protocol crate's.
+pub(crate) fn check_path(path: &str, sequential: bool) -> Result<()> {
+    if plainly_valid(path.as_bytes(), sequential) {
+        return Ok(());
+    }
+    validate_path(path, sequential).map_err(|source| {
+        Error::BadArguments(ArgumentError::InvalidPath {
+            path: path.to_string(),
+            source,
+        })
+    })
+}
+
+/// A sufficient condition for [`validate_path`] to accept `path`: absolute, only printable
+/// ASCII, and every component non-empty and neither `.` nor `..` (a sequential prefix may end
+/// in `/`, since the server appends the sequence number).
+fn plainly_valid(path: &[u8], sequential: bool) -> bool {
+    let Some((b'/', rest)) = path.split_first() else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    // The current component: its length and how many of its bytes are dots.
+    let (mut len, mut dots) = (0usize, 0usize);
+    for &b in rest {
+        if b == b'/' {
+            if len == 0 || (dots == len && len <= 2) {
+                return false;
+            }
+            (len, dots) = (0, 0);
+        } else if (0x20..0x7f).contains(&b) {
+            len += 1;
+            dots += usize::from(b == b'.');
+        } else {
+            return false;
+        }
+    }
+    if len == 0 {
+        sequential
+    } else {
+        !(dots == len && len <= 2)
     }
 }
 
@@ -220,7 +270,49 @@ mod tests {
         assert_eq!(c.strip("/app/a".into()), "/a");
         assert_eq!(c.strip("/app".into()), "/");
         assert_eq!(c.strip("/zookeeper/config".into()), "/zookeeper/config");
+        for path in ["/app", "/app/", "/app/a/b", "/apple", "/ap", "/", "/x/app"] {
+            let expected = c.strip_if_inside(path).unwrap_or(path);
+            assert_eq!(c.strip(path.into()), expected, "{path}");
+        }
         assert_eq!(c.strip_if_inside("/apple"), None);
         assert_eq!(Chroot::none().strip("/x".into()), "/x");
+    }
+
+    #[test]
+    fn the_fast_path_check_agrees_with_validate_path() {
+        // Every string of up to 5 characters over an alphabet that hits each rule.
+        let alphabet = ['/', '.', 'a', ' ', '\0', '\u{7f}', 'ü', '\u{1f600}'];
+        let mut paths = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for p in &frontier {
+                for c in alphabet {
+                    let mut q = p.clone();
+                    q.push(c);
+                    next.push(q);
+                }
+            }
+            paths.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for path in &paths {
+            for sequential in [false, true] {
+                let expected = validate_path(path, sequential).map_err(|source| {
+                    Error::BadArguments(ArgumentError::InvalidPath {
+                        path: path.clone(),
+                        source,
+                    })
+                });
+                assert_eq!(
+                    check_path(path, sequential),
+                    expected,
+                    "{path:?} {sequential}"
+                );
+                if plainly_valid(path.as_bytes(), sequential) {
+                    assert_eq!(validate_path(path, sequential), Ok(()), "{path:?}");
+                }
+            }
+        }
     }
 }

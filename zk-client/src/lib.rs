@@ -57,6 +57,7 @@ mod client;
 mod driver;
 mod error;
 mod event;
+mod frame;
 mod helpers;
 mod hosts;
 mod ops;

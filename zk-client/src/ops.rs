@@ -6,10 +6,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use zk_proto::{
     Acl, CheckVersionRequest, CreateRequest, CreateTtlRequest, DeleteRequest, GetChildrenRequest,
-    GetDataRequest, MultiOp, Request, SetDataRequest, Stat, MAX_TTL,
+    GetDataRequest, MultiOp, OpCode, SetDataRequest, Stat, MAX_TTL,
 };
 
 use crate::error::{ArgumentError, Error, Result};
+use crate::frame::{self, FramePool, RequestFrame, ServerPath};
 use crate::hosts::Chroot;
 
 /// How a node is created.
@@ -186,13 +187,27 @@ impl CreateOptions {
         })
     }
 
-    /// The create request (create2, createContainer or createTTL), for a client path.
-    pub(crate) fn to_request(&self, chroot: &Chroot, path: &str, data: &[u8]) -> Result<Request> {
-        Ok(match self.build(chroot, path, data)? {
-            Create::Ttl(r) => Request::CreateTtl(r),
-            Create::Container(r) => Request::CreateContainer(r),
-            Create::Plain(r) => Request::Create2(r),
-        })
+    /// The create request frame (create2, createContainer or createTTL), for a client path,
+    /// encoded straight from the arguments.
+    pub(crate) fn to_frame(
+        &self,
+        pool: &FramePool,
+        chroot: &Chroot,
+        path: &str,
+        data: &[u8],
+    ) -> Result<RequestFrame> {
+        if self.acl.is_empty() {
+            return Err(ArgumentError::EmptyAcl.into());
+        }
+        let ttl = self.ttl_ms()?;
+        let path = ServerPath::new(chroot, path, self.mode.is_sequential())?;
+        let op = match ttl {
+            Some(_) => OpCode::CreateTtl,
+            None if self.mode == CreateMode::Container => OpCode::CreateContainer,
+            None => OpCode::Create2,
+        };
+        let flags = self.mode.flags();
+        Ok(frame::create(pool, op, &path, data, &self.acl, flags, ttl))
     }
 }
 

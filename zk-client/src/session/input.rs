@@ -98,7 +98,7 @@ impl<R> Session<R> {
         self.announce = Some(state);
         self.maybe_announce();
         while let Some(q) = self.queue.pop_front() {
-            self.send(q.request, Some(q.token), q.deadline, q.watch, now);
+            self.send(q.frame, Some(q.token), q.deadline, q.watch, now);
         }
         self.last_send = now;
     }
@@ -152,7 +152,7 @@ impl<R> Session<R> {
         let count = frames.len();
         for frame in frames {
             encode_request(
-                &mut self.out,
+                self.out.buf(),
                 xid::SET_WATCHES,
                 &Request::SetWatches2(frame),
             );

@@ -24,6 +24,7 @@
 mod input;
 mod probe;
 mod state;
+mod transmit;
 pub(crate) mod watches;
 
 #[cfg(test)]
@@ -32,7 +33,7 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -42,11 +43,14 @@ use zk_proto::{
 };
 
 pub use state::SessionState;
+pub(crate) use transmit::Chunk;
 pub(crate) use watches::{WatchIntent, WatcherId};
 
 use crate::error::{ArgumentError, Error, Result};
 use crate::event::WatchedEvent;
+use crate::frame::RequestFrame;
 use crate::hosts::{Chroot, HostPort};
+use transmit::Transmit;
 use watches::{Orphaned, Registry};
 
 /// The largest setWatches2 frame we send (ZOOKEEPER-706).
@@ -109,12 +113,13 @@ pub(crate) enum WatchOp {
     RemoveLocal(WatcherType),
 }
 
-/// A request from the user.
+/// A request from the user, already encoded by the caller (the xid is set when it is sent).
 #[derive(Debug)]
 pub(crate) struct Submit<R> {
-    pub(crate) request: Request,
+    pub(crate) frame: RequestFrame,
     pub(crate) token: R,
-    pub(crate) watch: Option<WatchOp>,
+    /// The watch bookkeeping and the server path it concerns (only watch requests carry one).
+    pub(crate) watch: Option<(WatchOp, String)>,
 }
 
 #[derive(Debug)]
@@ -128,7 +133,7 @@ struct Pending<R> {
 
 #[derive(Debug)]
 struct Queued<R> {
-    request: Request,
+    frame: RequestFrame,
     token: R,
     deadline: Instant,
     watch: Option<(WatchOp, String)>,
@@ -190,7 +195,7 @@ pub(crate) struct Session<R> {
     current: Option<HostPort>,
     /// While connected read-only: when to probe for a read-write server, and the interval.
     ro_probe: Option<(Instant, Duration)>,
-    out: BytesMut,
+    out: Transmit,
     decoder: FrameDecoder,
     effects: VecDeque<Effect<R>>,
     rng: StdRng,
@@ -241,7 +246,7 @@ impl<R> Session<R> {
             set_watches_in_flight: 0,
             current: None,
             ro_probe: None,
-            out: BytesMut::with_capacity(8 * 1024),
+            out: Transmit::new(),
             decoder: FrameDecoder::default(),
             effects: VecDeque::new(),
             rng,
@@ -287,19 +292,10 @@ impl<R> Session<R> {
         self.effects.pop_front()
     }
 
-    /// Moves the bytes to write into `dst` (swapping buffers when `dst` is empty, so no copy).
-    /// Returns whether anything was added.
-    pub(crate) fn poll_transmit(&mut self, dst: &mut BytesMut) -> bool {
-        if self.out.is_empty() {
-            return false;
-        }
-        if dst.is_empty() {
-            std::mem::swap(dst, &mut self.out);
-        } else {
-            dst.extend_from_slice(&self.out);
-            self.out.clear();
-        }
-        true
+    /// Moves the bytes to write, in order, to the end of `dst` (no copy). Returns whether
+    /// anything was added.
+    pub(crate) fn poll_transmit(&mut self, dst: &mut VecDeque<Chunk>) -> bool {
+        self.out.poll(dst)
     }
 
     fn read_timeout(&self) -> Duration {
@@ -392,7 +388,7 @@ impl<R> Session<R> {
             read_only: Some(self.cfg.read_only),
         };
         self.out.clear();
-        encode_connect_request(&mut self.out, &request);
+        encode_connect_request(self.out.buf(), &request);
         self.last_send = now;
         self.phase = Phase::Handshaking {
             deadline: now + self.attempt_timeout(),
@@ -574,7 +570,7 @@ impl<R> Session<R> {
                     );
                     self.connection_lost(now);
                 } else if now >= self.last_send + self.ping_interval() {
-                    encode_request(&mut self.out, xid::PING, &Request::Ping);
+                    encode_request(self.out.buf(), xid::PING, &Request::Ping);
                     self.last_send = now;
                 }
                 self.maybe_probe(now);
@@ -628,7 +624,7 @@ impl<R> Session<R> {
     /// Submits a request: sent at once when connected, queued otherwise.
     pub(crate) fn submit(&mut self, submit: Submit<R>, now: Instant) {
         let Submit {
-            request,
+            frame,
             token,
             watch,
         } = submit;
@@ -637,22 +633,21 @@ impl<R> Session<R> {
             self.complete(token, Err(err));
             return;
         }
-        let size = request.body_len() + 8;
+        let size = frame.size();
         if size > DEFAULT_MAX_FRAME {
             let err = Error::BadArguments(ArgumentError::RequestTooLarge(size));
             self.complete(token, Err(err));
             return;
         }
-        let watch = watch.map(|w| (w, request.path().unwrap_or("/").to_string()));
         if let Some((WatchOp::Register(id, intent), path)) = &watch {
             self.watches.intend(*id, path.clone(), *intent);
         }
         let deadline = now + self.cfg.request_timeout;
         if self.phase == Phase::Connected && self.queue.is_empty() {
-            self.send(request, Some(token), deadline, watch, now);
+            self.send(frame, Some(token), deadline, watch, now);
         } else {
             self.queue.push_back(Queued {
-                request,
+                frame,
                 token,
                 deadline,
                 watch,
@@ -661,19 +656,47 @@ impl<R> Session<R> {
         self.expire_requests(now);
     }
 
+    /// Sends a frame encoded by the caller, with the next xid.
     fn send(
         &mut self,
-        request: Request,
+        mut frame: RequestFrame,
         token: Option<R>,
         deadline: Instant,
         watch: Option<(WatchOp, String)>,
         now: Instant,
     ) {
-        let xid = self.next_xid;
-        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        let xid = self.take_xid();
+        let op = frame.op();
+        tracing::trace!(xid, ?op, "send");
+        frame.set_xid(xid);
+        self.out.push_frame(frame);
+        self.track(xid, op, token, deadline, watch, now);
+    }
+
+    /// Sends a request of the core's own (no caller, no watch bookkeeping).
+    fn send_internal(&mut self, request: &Request, deadline: Instant, now: Instant) {
+        let xid = self.take_xid();
         let op = request.op_code();
         tracing::trace!(xid, ?op, path = request.path(), "send");
-        encode_request(&mut self.out, xid, &request);
+        encode_request(self.out.buf(), xid, request);
+        self.track(xid, op, None, deadline, None, now);
+    }
+
+    fn take_xid(&mut self) -> i32 {
+        let xid = self.next_xid;
+        self.next_xid = if xid == i32::MAX { 1 } else { xid + 1 };
+        xid
+    }
+
+    fn track(
+        &mut self,
+        xid: i32,
+        op: OpCode,
+        token: Option<R>,
+        deadline: Instant,
+        watch: Option<(WatchOp, String)>,
+        now: Instant,
+    ) {
         self.last_send = now;
         self.pending.push_back(Pending {
             xid,
@@ -708,7 +731,7 @@ impl<R> Session<R> {
             scheme: auth.scheme.clone(),
             auth: auth.data.clone(),
         });
-        encode_request(&mut self.out, xid::AUTH, &packet);
+        encode_request(self.out.buf(), xid::AUTH, &packet);
         self.auth_in_flight.push_back(index);
         self.last_send = now;
     }
@@ -728,7 +751,7 @@ impl<R> Session<R> {
                 path: orphan.path.clone(),
                 watcher_type,
             });
-            self.send(request, None, now, None, now);
+            self.send_internal(&request, now, now);
         }
     }
 
@@ -745,7 +768,7 @@ impl<R> Session<R> {
         if self.phase == Phase::Connected {
             tracing::debug!(session_id = self.session_id, "closing session");
             self.closing = Some(now + self.cfg.request_timeout.min(MAX_CLOSE_WAIT));
-            self.send(Request::CloseSession, None, now, None, now);
+            self.send_internal(&Request::CloseSession, now, now);
         } else {
             self.terminate(SessionState::Closed, Error::Closed);
         }

@@ -69,8 +69,12 @@ impl Harness {
 
     /// Frames the client sent since the last call.
     fn sent(&mut self) -> Vec<Bytes> {
+        let mut chunks = VecDeque::new();
+        self.core.poll_transmit(&mut chunks);
         let mut buf = BytesMut::new();
-        self.core.poll_transmit(&mut buf);
+        for chunk in chunks {
+            buf.extend_from_slice(&chunk.buf);
+        }
         let decoder = FrameDecoder::default();
         let mut frames = Vec::new();
         while let Some(frame) = decoder.decode(&mut buf).unwrap() {
@@ -131,10 +135,13 @@ impl Harness {
         self.feed(buf);
     }
 
+    /// Submits `request` as the client does: encoded up front, with the server path for the
+    /// watch bookkeeping.
     fn submit(&mut self, token: u32, request: Request, watch: Option<WatchOp>) {
+        let watch = watch.map(|w| (w, request.path().unwrap_or("/").to_string()));
         self.core.submit(
             Submit {
-                request,
+                frame: RequestFrame::from_request(&request),
                 token,
                 watch,
             },
@@ -581,4 +588,62 @@ fn read_only_session_probes_for_a_read_write_server() {
     let request = h.establish(0x99, false);
     assert_eq!(request.session_id, 0);
     assert_eq!(h.core.state(), SessionState::Connected);
+}
+
+fn set_data(path: &str, len: usize) -> Request {
+    Request::SetData(zk_proto::SetDataRequest {
+        path: path.into(),
+        data: Some(Bytes::from(vec![7; len])),
+        version: -1,
+    })
+}
+
+#[test]
+fn frames_queued_while_disconnected_get_fresh_xids_in_order() {
+    let mut h = Harness::new(config(1));
+    // Queued before the first connection: a small, a large (queued whole) and a small frame.
+    h.submit(1, get_data("/a", false), None);
+    h.submit(2, set_data("/big", 4096), None);
+    h.submit(3, get_data("/c", false), None);
+    h.establish(0x10, false);
+    let sent = h.requests();
+    let xids: Vec<i32> = sent.iter().map(|(header, _)| header.xid).collect();
+    assert_eq!(xids, [1, 2, 3]);
+    assert_eq!(sent[1].1, set_data("/big", 4096));
+    assert_eq!(sent[2].1, get_data("/c", false));
+
+    // Lost in flight, then submitted again while disconnected: sent with new xids.
+    h.core.on_disconnected(h.now);
+    let effects = h.drain();
+    assert_eq!(completions(&effects).len(), 3);
+    h.submit(4, set_data("/big", 2048), None);
+    h.submit(5, get_data("/e", false), None);
+    h.establish(0x10, false);
+    let sent = h.requests();
+    let xids: Vec<i32> = sent.iter().map(|(header, _)| header.xid).collect();
+    assert_eq!(xids, [4, 5]);
+    assert_eq!(sent[0].1, set_data("/big", 2048));
+    h.reply(4, 11, ErrorCode::NoNode, None);
+    h.reply(5, 12, ErrorCode::Ok, Some(data_response()));
+    assert_eq!(
+        completions(&h.drain()),
+        vec![(4, Err(Error::NoNode)), (5, Ok(data_response()))]
+    );
+}
+
+#[test]
+fn oversized_frames_fail_without_being_sent() {
+    let mut h = Harness::new(config(1));
+    h.establish(0x10, false);
+    h.drain();
+    h.submit(1, set_data("/big", zk_proto::DEFAULT_MAX_FRAME), None);
+    assert!(h.requests().is_empty());
+    let done = completions(&h.drain());
+    assert!(matches!(
+        done[..],
+        [(
+            1,
+            Err(Error::BadArguments(ArgumentError::RequestTooLarge(_)))
+        )]
+    ));
 }
