@@ -241,9 +241,11 @@ impl<T: Jute> Jute for Vec<T> {
             return Ok(Vec::new());
         };
         // Every element takes at least one byte, so a count beyond the remaining input is a lie:
-        // cap the allocation by what the input could possibly hold.
+        // cap the allocation by what the input could possibly hold. The cap is in bytes, not
+        // elements: an element takes up to 56 bytes in memory for every byte of a lying input.
         need(buf, count.min(1))?;
-        let mut items = Vec::with_capacity(count.min(buf.remaining()));
+        let fit = buf.remaining() / std::mem::size_of::<T>().max(1);
+        let mut items = Vec::with_capacity(count.min(fit));
         for _ in 0..count {
             items.push(T::decode(buf)?);
         }

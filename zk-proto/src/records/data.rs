@@ -14,7 +14,7 @@ records! {
 
     /// One access-control entry: permission bits granted to an identity.
     Acl {
-        /// Bits of [`perms`](crate::perms).
+        /// Bits of [`perms`].
         perms: i32,
         /// Who the permissions are granted to.
         id: Id,
