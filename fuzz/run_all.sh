@@ -9,7 +9,7 @@ secs="${1:-240}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 python3 seed_corpora.py
 mkdir -p artifacts
-for target in frame request response connect multi; do
+for target in frame request response connect multi server_core client_session; do
     log="artifacts/$target.log"
     # -malloc_limit_mb: any single allocation above 32 MiB (from inputs of at most a few KiB)
     # means a decoder trusted a length, and counts as a crash.
@@ -19,5 +19,5 @@ for target in frame request response connect multi; do
     else
         result="FAILED (see $log)"
     fi
-    printf '%-9s %s, %s\n' "$target" "$(grep -E '^Done [0-9]+ runs' "$log" | tail -1)" "$result"
+    printf '%-14s %s, %s\n' "$target" "$(grep -E '^Done [0-9]+ runs' "$log" | tail -1)" "$result"
 done

@@ -213,6 +213,32 @@ impl ServerCore {
         self.zxid
     }
 
+    /// Checks the core's invariants, for tests and fuzzing: the tree's
+    /// ([`DataTree::check_invariants`]); every connection a session maps to is open and
+    /// attached to that session; every ephemeral node belongs to a known session. Returns the
+    /// first violation found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.tree.check_invariants()?;
+        for (&session, &conn) in &self.session_conns {
+            match self.conns.get(&conn) {
+                Some(c) if c.session == Some(session) => {}
+                Some(c) => {
+                    return Err(format!(
+                        "session {session:#x} maps to conn {conn} of session {:?}",
+                        c.session
+                    ))
+                }
+                None => return Err(format!("session {session:#x} maps to closed conn {conn}")),
+            }
+        }
+        for &owner in self.tree.all_ephemerals().keys() {
+            if self.sessions.get(owner).is_none() {
+                return Err(format!("ephemerals of unknown session {owner:#x}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the outputs queued so far.
     pub fn take_outputs(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.out)
@@ -784,5 +810,7 @@ fn multi_result(op: OpCode, result: OpResult) -> MultiResult {
     }
 }
 
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;

@@ -247,6 +247,62 @@ impl DataTree {
         out
     }
 
+    /// Checks the tree's structural invariants, for tests and fuzzing: the root exists; every
+    /// other node's parent exists and lists it; every listed child exists; the ephemeral,
+    /// container and TTL indexes hold exactly the nodes of those kinds. Returns the first
+    /// violation found.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        if !self.nodes.contains_key("/") && !self.nodes.is_empty() {
+            return Err("no root node".into());
+        }
+        let (mut ephemerals, mut containers, mut ttls) = (0, 0, 0);
+        for (path, node) in &self.nodes {
+            if let Some(parent_path) = parent(path) {
+                let Some(p) = self.nodes.get(parent_path) else {
+                    return Err(format!("{path}: parent {parent_path} missing"));
+                };
+                if !p.children.contains(basename(path)) {
+                    return Err(format!("{path}: not listed by its parent"));
+                }
+            }
+            for child in &node.children {
+                let child_path = zk_proto::path::join(path, child);
+                if !self.nodes.contains_key(&child_path) {
+                    return Err(format!("{path}: lists missing child {child}"));
+                }
+            }
+            let indexed = match node.kind() {
+                NodeKind::Ephemeral(session) => {
+                    ephemerals += 1;
+                    self.ephemerals
+                        .get(&session)
+                        .is_some_and(|s| s.contains(path))
+                }
+                NodeKind::Container => {
+                    containers += 1;
+                    self.containers.contains(path)
+                }
+                NodeKind::Ttl(_) => {
+                    ttls += 1;
+                    self.ttls.contains(path)
+                }
+                NodeKind::Persistent => true,
+            };
+            if !indexed {
+                return Err(format!("{path}: missing from its kind's index"));
+            }
+        }
+        let indexed_ephemerals: usize = self.ephemerals.values().map(BTreeSet::len).sum();
+        if self.ephemerals.values().any(BTreeSet::is_empty)
+            || indexed_ephemerals != ephemerals
+            || self.containers.len() != containers
+            || self.ttls.len() != ttls
+        {
+            return Err("an index lists nodes that are gone or of another kind".into());
+        }
+        Ok(())
+    }
+
     /// Applies a prepared txn at `zxid` with timestamp `time` (ms). Deterministic: equal trees
     /// fed equal `(txn, zxid, time)` stay equal. A txn that does not fit the tree (which prep
     /// rules out) changes nothing and yields an error result instead of panicking.

@@ -27,6 +27,10 @@ mod state;
 mod transmit;
 pub(crate) mod watches;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod fuzz_script;
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;
 

@@ -177,3 +177,31 @@ fn failed_multi_changes_nothing_and_apply_is_deterministic() {
         ]
     );
 }
+
+#[test]
+fn check_invariants_finds_broken_links_and_indexes() {
+    let mut t = DataTree::new();
+    assert_eq!(t.check_invariants(), Ok(()));
+    t.apply(&create("/e", 0x55, 1), 1, 0);
+    t.apply(&create("/e2", 0x55, 2), 2, 0);
+    assert_eq!(t.check_invariants(), Ok(()));
+    let node = t.get("/e").cloned().unwrap();
+
+    // A node whose parent is missing.
+    let mut orphan = t.clone();
+    orphan.insert_raw("/x/y", node.clone());
+    assert!(orphan
+        .check_invariants()
+        .unwrap_err()
+        .contains("parent /x missing"));
+
+    // A child the parent lists but that is gone.
+    let mut dangling = t.clone();
+    dangling.nodes.remove("/e");
+    assert!(dangling.check_invariants().is_err());
+
+    // An ephemeral missing from the owner index.
+    let mut unindexed = t.clone();
+    unindexed.ephemerals.clear();
+    assert!(unindexed.check_invariants().is_err());
+}
