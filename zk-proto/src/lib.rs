@@ -73,6 +73,10 @@
 //! fuzz/run_all.sh 240    # per target: RUSTC_BOOTSTRAP=1 cargo fuzz run <target> -- \
 //!                        #   -max_total_time=240 -malloc_limit_mb=32
 //! ```
+//!
+//! The same project holds two targets for the sans-IO cores that consume these frames:
+//! `server_core` (zk-testserver's server core, documented with its executions in that
+//! crate's `# Fuzzing` section) and `client_session` (zk-client's session core, likewise).
 
 #![warn(missing_docs)]
 
