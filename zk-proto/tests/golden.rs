@@ -321,7 +321,7 @@ fn fixtures_cover_the_protocol() {
     use OpCode as O;
     let report = check_fixtures();
     // Every op code a client sends except sasl (no SASL on the capture server).
-    let mut required: Vec<Seen> = [
+    let sent = [
         O::Create,
         O::Delete,
         O::Exists,
@@ -349,42 +349,13 @@ fn fixtures_cover_the_protocol() {
         O::AddWatch,
         O::WhoAmI,
         O::CloseSession,
-    ]
-    .iter()
-    .map(|op| Seen::Request(op.code()))
-    .collect();
+    ];
+    let mut required: Vec<Seen> = sent.iter().map(|op| Seen::Request(op.code())).collect();
     // A successful reply to each of them but reconfig (disabled on the capture server).
     required.extend(
-        [
-            O::Create,
-            O::Delete,
-            O::Exists,
-            O::GetData,
-            O::SetData,
-            O::GetAcl,
-            O::SetAcl,
-            O::GetChildren,
-            O::Sync,
-            O::Ping,
-            O::GetChildren2,
-            O::Multi,
-            O::Create2,
-            O::CheckWatches,
-            O::RemoveWatches,
-            O::CreateContainer,
-            O::CreateTtl,
-            O::MultiRead,
-            O::Auth,
-            O::SetWatches,
-            O::GetEphemerals,
-            O::GetAllChildrenNumber,
-            O::SetWatches2,
-            O::AddWatch,
-            O::WhoAmI,
-            O::CloseSession,
-        ]
-        .iter()
-        .map(|op| Seen::Reply(op.code(), 0)),
+        sent.iter()
+            .filter(|op| **op != O::Reconfig)
+            .map(|op| Seen::Reply(op.code(), 0)),
     );
     let e = |op: OpCode, err: ErrorCode| Seen::Reply(op.code(), err.code());
     required.extend([
