@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use zk_client::{
-    AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, SessionState, WatcherType,
+    AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, PersistentWatcher,
+    SessionState, WatcherType,
 };
 
 use crate::support::{self, connect, proxy::Proxy, shared, unique_path, wait_state, within};
@@ -112,15 +113,8 @@ async fn persistent_and_recursive_watches() {
 
     // Persistent on one node (that did not exist yet): its creation and child changes,
     // never consumed.
-    let mut seen = Vec::new();
-    for _ in 0..3 {
-        let e = within(10, "persistent event", node_watch.next())
-            .await
-            .unwrap();
-        seen.push((e.event_type, e.path));
-    }
     assert_eq!(
-        seen,
+        next_events(&mut node_watch, 3).await,
         [
             (EventType::NodeCreated, child.clone()),
             (EventType::NodeChildrenChanged, child.clone()),
@@ -129,15 +123,8 @@ async fn persistent_and_recursive_watches() {
     );
 
     // Recursive: every created/changed/deleted descendant, no child events.
-    let mut seen = Vec::new();
-    for _ in 0..5 {
-        let e = within(10, "recursive event", tree_watch.next())
-            .await
-            .unwrap();
-        seen.push((e.event_type, e.path));
-    }
     assert_eq!(
-        seen,
+        next_events(&mut tree_watch, 5).await,
         [
             (EventType::NodeCreated, child.clone()),
             (EventType::NodeCreated, grandchild.clone()),
@@ -320,4 +307,16 @@ async fn changes_missed_while_disconnected_fire_on_reconnect() {
     assert_eq!(event.event_type, EventType::NodeDataChanged);
     client.close().await.unwrap();
     other.delete_all(&root).await.unwrap();
+}
+
+/// The next `n` events of a persistent watcher, as (type, path).
+async fn next_events(watch: &mut PersistentWatcher, n: usize) -> Vec<(EventType, String)> {
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let e = within(10, "persistent watcher event", watch.next())
+            .await
+            .expect("the watcher is open");
+        seen.push((e.event_type, e.path));
+    }
+    seen
 }
