@@ -1,11 +1,15 @@
-//! Coordination recipes for ZooKeeper, built only on the public API of [`zk-client`]:
-//! locks (mutex, read/write, semaphore), leader latch and election, barriers, queues, config
-//! and tree caches, group membership and service naming, counters.
+//! Coordination recipes for ZooKeeper, built only on the public API of [`zk_client`]:
+//! locks (mutex, read/write, semaphore, multi-lock), leader latch and election, barriers,
+//! queues, node/children/tree caches, group membership and service naming, counters and
+//! persistent nodes.
 //!
-//! This crate exports nothing yet: the recipes follow the replicated zk-testserver ensemble in
-//! the project's plan, and each will arrive with tests against real ZooKeeper and zk-testserver
-//! for the classic failure modes (lost create replies, session expiry while holding, herd
-//! effects). Until then, `examples/src/bin/demo.rs` shows configuration and service-naming
-//! patterns written directly on the client.
-//!
-//! [`zk-client`]: https://docs.rs/zk-client
+//! Every recipe follows the rules of `shared/design/RECIPES.md` §0: protected creation of
+//! sequential nodes, ownership decided by `ephemeralOwner`, watching only the predecessor,
+//! a documented connection-state policy, guaranteed delete on release, fencing tokens, and
+//! Curator's znode layouts where Curator has the recipe.
+
+#![warn(missing_docs)]
+
+mod error;
+
+pub use error::{Error, Result};
