@@ -13,6 +13,7 @@ use crate::driver::{Driver, Published, Transport};
 use crate::error::{Error, Result};
 use crate::frame::FramePool;
 use crate::hosts::ConnectString;
+use crate::retry::RetryPolicy;
 use crate::session::{Config, Session, SessionState};
 
 /// Settings of a [`Client`]; made by [`Client::builder`].
@@ -37,6 +38,7 @@ pub struct ClientBuilder {
     auth: Vec<(String, Bytes)>,
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
+    retry_policy: RetryPolicy,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
 }
@@ -52,6 +54,7 @@ impl ClientBuilder {
             auth: Vec::new(),
             session: None,
             watch_buffer: 1024,
+            retry_policy: RetryPolicy::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -104,6 +107,14 @@ impl ClientBuilder {
     /// 1024); see its overflow rule.
     pub fn persistent_watch_buffer(mut self, events: usize) -> Self {
         self.watch_buffer = events.max(1);
+        self
+    }
+
+    /// The retry policy of [`Client::retry`], [`Client::retrying`] and
+    /// [`Client::create_protected`] (default: [`RetryPolicy::default`]). Plain operations
+    /// never retry by themselves; see [the retry guide](crate::retry).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
         self
     }
 
@@ -198,7 +209,9 @@ impl ClientBuilder {
             next_watcher: AtomicU64::new(1),
             watch_buffer: self.watch_buffer,
         });
-        Ok(Client::from_parts(commands_tx, shared))
+        let mut client = Client::from_parts(commands_tx, shared);
+        client.set_retry_policy(self.retry_policy.clone());
+        Ok(client)
     }
 
     #[cfg(feature = "tls")]

@@ -12,6 +12,7 @@ mod faults;
 mod multi;
 mod ops;
 mod pipelining;
+mod protected;
 mod session;
 mod tls;
 mod watches;
