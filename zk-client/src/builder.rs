@@ -39,6 +39,7 @@ pub struct ClientBuilder {
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
     retry_policy: RetryPolicy,
+    connect_passes: Option<u32>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
 }
@@ -55,6 +56,7 @@ impl ClientBuilder {
             session: None,
             watch_buffer: 1024,
             retry_policy: RetryPolicy::default(),
+            connect_passes: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -118,6 +120,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Makes [`connect`](ClientBuilder::connect) give up with [`Error::NoHosts`] once every
+    /// host refused (or failed) `passes` connection attempts in a row, instead of trying
+    /// until the connection timeout (at least 1). Only the first connection is bounded:
+    /// once a session exists the client reconnects as usual. Hosts that accept TCP but
+    /// never answer still take the per-attempt timeout each.
+    pub fn connect_attempts(mut self, passes: u32) -> Self {
+        self.connect_passes = Some(passes.max(1));
+        self
+    }
+
+    /// [`connect_attempts(1)`](ClientBuilder::connect_attempts): one pass over the hosts.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let result = zk_client::Client::builder("127.0.0.1:1").fail_fast().connect().await;
+    /// assert_eq!(result.err(), Some(zk_client::Error::NoHosts)); // at once, not after 10 s
+    /// # }
+    /// ```
+    pub fn fail_fast(self) -> Self {
+        self.connect_attempts(1)
+    }
+
     /// Connects over TLS with this configuration (feature `tls`).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
@@ -130,7 +154,8 @@ impl ClientBuilder {
     /// Hosts are shuffled and tried in turn (DNS is resolved on every attempt), with a
     /// jittered exponential backoff between passes over all of them.
     ///
-    /// Errors: [`Error::NoHosts`] if no server accepted within the connection timeout;
+    /// Errors: [`Error::NoHosts`] if no server accepted within the connection timeout (or
+    /// the [`connect_attempts`](ClientBuilder::connect_attempts));
     /// [`Error::SessionExpired`] if the session given to [`ClientBuilder::session`] has
     /// expired; [`Error::AuthFailed`] if the credentials were rejected;
     /// [`Error::BadArguments`] for a bad connect string.
@@ -145,6 +170,10 @@ impl ClientBuilder {
                     SessionState::Connected | SessionState::ConnectedReadOnly => return Ok(()),
                     SessionState::Expired => return Err(Error::SessionExpired),
                     SessionState::AuthFailed => return Err(Error::AuthFailed),
+                    // Only the core closes a session nobody has yet: out of connect attempts.
+                    SessionState::Closed if self.connect_passes.is_some() => {
+                        return Err(Error::NoHosts)
+                    }
                     SessionState::Closed => return Err(Error::Closed),
                     _ => {}
                 }
@@ -181,6 +210,7 @@ impl ClientBuilder {
             session,
             auth: self.auth.clone(),
             seed: rand::random(),
+            connect_passes: self.connect_passes,
         };
         let now = tokio::time::Instant::now().into_std();
         let core = Session::new(config, now);

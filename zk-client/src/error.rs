@@ -87,7 +87,8 @@ pub enum Error {
     /// `BadArguments` (-8, [`ArgumentError::RejectedByServer`]).
     #[error("bad arguments: {0}")]
     BadArguments(ArgumentError),
-    /// No server accepted a session within the connection timeout.
+    /// No server accepted a session within the connection timeout (or within the
+    /// [`connect_attempts`](crate::ClientBuilder::connect_attempts)).
     #[error("no server could be reached")]
     NoHosts,
     /// The server broke the protocol (an undecodable reply, an xid out of order).

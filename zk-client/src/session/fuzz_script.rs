@@ -176,6 +176,7 @@ impl Harness {
                 Vec::new()
             },
             seed: u64::from(config),
+            connect_passes: None,
         };
         let now = Instant::now();
         Harness {

@@ -77,6 +77,9 @@ pub(crate) struct Config {
     pub(crate) session: Option<(i64, Bytes)>,
     pub(crate) auth: Vec<(String, Bytes)>,
     pub(crate) seed: u64,
+    /// Before the first connection, give up (state `Closed`, queued requests `NoHosts`) after
+    /// this many failed passes over the hosts (`ClientBuilder::connect_attempts`).
+    pub(crate) connect_passes: Option<u32>,
 }
 
 /// An output of the core, executed by the driver in order.
@@ -423,6 +426,17 @@ impl<R> Session<R> {
         }
         self.failures += 1;
         let hosts = u32::try_from(self.cfg.hosts.len()).unwrap_or(u32::MAX);
+        let passes_done = |n: u32| self.failures >= n.saturating_mul(hosts);
+        if self.state == SessionState::Connecting
+            && self.cfg.connect_passes.is_some_and(passes_done)
+        {
+            tracing::warn!(
+                attempts = self.failures,
+                "no server accepted a connection; giving up"
+            );
+            self.terminate(SessionState::Closed, Error::NoHosts);
+            return;
+        }
         if self.failures % hosts == 0 {
             let passes = (self.failures / hosts).min(16);
             let base = (BACKOFF_BASE * (1 << (passes - 1))).min(BACKOFF_MAX);

@@ -31,6 +31,7 @@ fn config(hosts: usize) -> Config {
         session: None,
         auth: Vec::new(),
         seed: 7,
+        connect_passes: None,
     }
 }
 
@@ -646,4 +647,37 @@ fn oversized_frames_fail_without_being_sent() {
             Err(Error::BadArguments(ArgumentError::RequestTooLarge(_)))
         )]
     ));
+}
+
+#[test]
+fn connect_passes_bound_only_the_first_connection() {
+    let mut cfg = config(2);
+    cfg.connect_passes = Some(1);
+    let mut h = Harness::new(cfg.clone());
+    h.submit(1, get_data("/q", false), None);
+    h.core.on_connect_failed(h.now);
+    h.drain();
+    assert_eq!(h.core.state(), SessionState::Connecting, "one host left");
+    h.core.on_connect_failed(h.now);
+    h.drain();
+    assert_eq!(h.core.state(), SessionState::Closed);
+    let done = completions(&h.effects);
+    assert!(matches!(done[..], [(1, Err(Error::NoHosts))]), "{done:?}");
+    assert!(h.core.is_finished());
+
+    // Once a session exists, failed reconnects never give up early.
+    let mut h = Harness::new(cfg);
+    h.establish(0x10, false);
+    h.core.on_disconnected(h.now);
+    let mut refused = 0;
+    for _ in 0..20 {
+        let connecting = h.drain().iter().any(|e| matches!(e, Effect::Connect(_)));
+        if connecting {
+            h.core.on_connect_failed(h.now);
+            refused += 1;
+        }
+        h.advance(Duration::from_millis(100));
+    }
+    assert!(refused >= 4, "{refused} passes");
+    assert_eq!(h.core.state(), SessionState::Disconnected);
 }

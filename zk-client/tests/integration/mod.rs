@@ -13,6 +13,7 @@ mod multi;
 mod ops;
 mod pipelining;
 mod protected;
+mod retry;
 mod session;
 mod tls;
 mod watches;
