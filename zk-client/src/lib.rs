@@ -82,6 +82,7 @@
 
 #![warn(missing_docs)]
 
+mod acl;
 mod builder;
 mod client;
 mod driver;
@@ -110,6 +111,7 @@ pub mod __fuzz {
     }
 }
 
+pub use acl::{digest_id, AclExt, ParsePermsError, Perms};
 pub use builder::ClientBuilder;
 pub use bytes::Bytes;
 pub use client::{Client, SessionId, CONFIG_NODE};

@@ -6,6 +6,7 @@
 //! servers start their own. Tests that need an ensemble live in `ensemble.rs`, which only
 //! `real.rs` includes.
 
+mod acl_helpers;
 mod auth;
 mod chroot;
 mod faults;
