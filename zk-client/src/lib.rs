@@ -47,6 +47,15 @@
 //!   a change reach watchers before the reply of any later request completes.
 //! - One error type, [`Error`], with a variant per server error code.
 //!
+//! # Helpers
+//! - [`Client::create_protected`]: Curator-compatible protected creates (`_c_<uuid>-<name>`)
+//!   that survive a lost reply; [`protected_id`], [`strip_protected`], [`parse_sequence`].
+//! - [`retry`]: [`RetryPolicy`] and [`Client::retrying`], which retry only what is safe to
+//!   repeat (the module's guide says what, per operation); [`Client::with_request_timeout`];
+//!   [`ClientBuilder::fail_fast`] for a first connect that gives up after one pass.
+//! - [`Perms`] and [`AclExt`] (`Acl::digest(user, password, Perms::ALL)`, ...).
+//! - [`Client::create_all`] (`mkdir -p`) and [`Client::delete_all`].
+//!
 //! # Features
 //! - `tls`: TLS with rustls ([`ClientBuilder::tls`], `TlsConfig`).
 //! - `fuzzing`: the hidden `__fuzz` module for the cargo-fuzz targets (not a stable API).

@@ -274,6 +274,51 @@ mod tests {
         assert!(protected_id(&upper).is_some());
     }
 
+    /// CURATOR-498: a node carrying our uuid but owned by another session (one this client
+    /// had before a renewal) is never taken for ours; it is deleted instead.
+    #[tokio::test]
+    async fn another_sessions_node_is_not_ours() {
+        let server = zk_testserver::TestServer::builder().start().await.unwrap();
+        let addr = server.addr().to_string();
+        let (ours, old) = (
+            Client::connect(&addr).await.unwrap(),
+            Client::connect(&addr).await.unwrap(),
+        );
+        ours.create("/p", b"", &CreateOptions::default())
+            .await
+            .unwrap();
+        let uuid = random_uuid();
+        let (_, full) = protected_path("/p/member", &uuid).unwrap();
+        let eph = CreateOptions::new(crate::CreateMode::Ephemeral);
+        old.create(&full, b"", &eph).await.unwrap();
+        let mut backoff = crate::RetryPolicy::never().start();
+        let lookup = ours
+            .find_protected_node("/p", &uuid, &eph, &mut backoff)
+            .await;
+        assert!(matches!(lookup, Lookup::Foreign));
+        assert_eq!(ours.exists(&full).await, Ok(None), "deleted");
+
+        // A persistent node has no owner: it is found.
+        let persistent = CreateOptions::default();
+        old.create(&full, b"", &persistent).await.unwrap();
+        let lookup = ours
+            .find_protected_node("/p", &uuid, &persistent, &mut backoff)
+            .await;
+        assert!(matches!(lookup, Lookup::Found((ref path, _)) if *path == full));
+        // And our own ephemeral is found.
+        ours.delete(&full, None).await.unwrap();
+        ours.create(&full, b"", &eph).await.unwrap();
+        let lookup = ours
+            .find_protected_node("/p", &uuid, &eph, &mut backoff)
+            .await;
+        assert!(matches!(lookup, Lookup::Found((ref path, _)) if *path == full));
+        // A missing parent is an error of the lookup.
+        let lookup = ours
+            .find_protected_node("/none", &uuid, &eph, &mut backoff)
+            .await;
+        assert!(matches!(lookup, Lookup::Failed(Error::NoNode)));
+    }
+
     #[test]
     fn paths() {
         let (parent, full) = protected_path("/a/b/lock-", "u").unwrap();
