@@ -32,6 +32,8 @@ pub(crate) mod fuzz_script;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod lifecycle_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
@@ -50,8 +52,10 @@ pub use state::SessionState;
 pub(crate) use transmit::Chunk;
 pub(crate) use watches::{WatchIntent, WatcherId};
 
+use crate::client::SessionId;
 use crate::error::{ArgumentError, Error, Result};
 use crate::event::WatchedEvent;
+use crate::events::{LossReason, SessionEvent};
 use crate::frame::RequestFrame;
 use crate::hosts::{Chroot, HostPort};
 use transmit::Transmit;
@@ -77,6 +81,8 @@ pub(crate) struct Config {
     pub(crate) session: Option<(i64, Bytes)>,
     pub(crate) auth: Vec<(String, Bytes)>,
     pub(crate) seed: u64,
+    /// Start a new session when this one expires (instead of ending).
+    pub(crate) renew: bool,
 }
 
 /// An output of the core, executed by the driver in order.
@@ -103,6 +109,14 @@ pub(crate) enum Effect<R> {
     },
     /// The public session state changed.
     State(SessionState),
+    /// A session lifecycle event, for the [`Client::events`](crate::Client::events)
+    /// subscribers. Precedes the [`Effect::State`] it comes from.
+    Event {
+        /// The event.
+        event: SessionEvent,
+        /// The negotiated session timeout at the time.
+        negotiated: Duration,
+    },
     /// Ask this host whether it serves read-write (the `isro` four-letter word, on a separate
     /// connection); report with [`Session::on_probe_result`]. Only while connected read-only.
     Probe(HostPort),
@@ -199,6 +213,11 @@ pub(crate) struct Session<R> {
     current: Option<HostPort>,
     /// While connected read-only: when to probe for a read-write server, and the interval.
     ro_probe: Option<(Instant, Duration)>,
+    /// The session whose connection was last announced (0: none yet): tells a session's
+    /// first connection (`Connected`) from the next ones (`Reconnected`).
+    announced: i64,
+    /// The expired session being replaced, while renewing.
+    renewed_from: Option<i64>,
     out: Transmit,
     decoder: FrameDecoder,
     effects: VecDeque<Effect<R>>,
@@ -250,6 +269,8 @@ impl<R> Session<R> {
             set_watches_in_flight: 0,
             current: None,
             ro_probe: None,
+            announced: 0,
+            renewed_from: None,
             out: Transmit::new(),
             decoder: FrameDecoder::default(),
             effects: VecDeque::new(),
@@ -477,11 +498,58 @@ impl<R> Session<R> {
                     session_id = self.session_id,
                     "no server accepted the session within its timeout; expired"
                 );
-                self.terminate(SessionState::Expired, Error::SessionExpired);
+                self.expired(now);
                 true
             }
             _ => false,
         }
+    }
+
+    /// The session expired: end, or start a new session when renewal is on.
+    fn expired(&mut self, now: Instant) {
+        if !self.cfg.renew || self.closing.is_some() {
+            self.terminate(SessionState::Expired, Error::SessionExpired);
+            return;
+        }
+        let old = self.session_id;
+        tracing::warn!(session_id = old, "session expired; starting a new session");
+        self.effects.push_back(Effect::Disconnect);
+        self.out.clear();
+        for p in std::mem::take(&mut self.pending) {
+            if let Some((WatchOp::Register(id, intent), path)) = &p.watch {
+                let _ = self.watches.settle(*id, path, *intent, None);
+            }
+            if let Some(token) = p.token {
+                self.complete(token, Err(Error::SessionExpired));
+            }
+        }
+        self.timeout_cursor = 0;
+        self.auth_in_flight.clear();
+        self.announce = None;
+        self.set_watches_in_flight = 0;
+        // One-shot watches die with the session; persistent ones are set again on the new one.
+        let event = WatchedEvent::session(SessionState::Expired);
+        for watcher in self.watches.take_one_shots() {
+            self.effects.push_back(Effect::Deliver {
+                watcher,
+                event: event.clone(),
+            });
+        }
+        self.notify_persistent(SessionState::Expired);
+        self.set_state(SessionState::Expired);
+        if old != 0 {
+            self.renewed_from.get_or_insert(old);
+        }
+        // Requests queued meanwhile stay queued (bounded by their timeout) for the new session;
+        // credentials are sent again on it. The last zxid stays: the new session must not see
+        // an older state than the old one did.
+        self.session_id = 0;
+        self.password = Bytes::from_static(&[0; PASSWORD_LEN]);
+        self.seen_rw = false;
+        self.negotiated = self.cfg.session_timeout;
+        self.failures = 0;
+        self.set_state(SessionState::Connecting);
+        self.start_attempt(now);
     }
 
     fn terminate(&mut self, state: SessionState, err: Error) {
@@ -521,9 +589,49 @@ impl<R> Session<R> {
     }
 
     fn set_state(&mut self, state: SessionState) {
-        if self.state != state {
-            self.state = state;
-            self.effects.push_back(Effect::State(state));
+        if self.state == state {
+            return;
+        }
+        let previous = self.state;
+        self.state = state;
+        // The event goes first: whoever sees the new state finds the getters (generation,
+        // session id) already up to date.
+        if let Some(event) = self.event_for(previous, state) {
+            tracing::debug!(?event, "session event");
+            self.effects.push_back(Effect::Event {
+                event,
+                negotiated: self.negotiated,
+            });
+        }
+        self.effects.push_back(Effect::State(state));
+    }
+
+    /// The session event of a state change, if it is one.
+    fn event_for(&mut self, previous: SessionState, state: SessionState) -> Option<SessionEvent> {
+        let session = SessionId(self.session_id);
+        let lost = |reason| Some(SessionEvent::Lost { session, reason });
+        match state {
+            SessionState::Connected | SessionState::ConnectedReadOnly => {
+                let read_only = state == SessionState::ConnectedReadOnly;
+                let first = self.announced != self.session_id;
+                self.announced = self.session_id;
+                Some(match self.renewed_from.take() {
+                    Some(old) => SessionEvent::NewSession {
+                        old: SessionId(old),
+                        new: session,
+                        read_only,
+                    },
+                    None if first => SessionEvent::Connected { session, read_only },
+                    None => SessionEvent::Reconnected { session, read_only },
+                })
+            }
+            SessionState::Disconnected if previous.is_connected() => {
+                Some(SessionEvent::Suspended { session })
+            }
+            SessionState::Expired => lost(LossReason::Expired),
+            SessionState::AuthFailed => lost(LossReason::AuthFailed),
+            SessionState::Closed => lost(LossReason::Closed),
+            _ => None,
         }
     }
 
