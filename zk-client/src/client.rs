@@ -1,12 +1,10 @@
 //! The `Client` handle and its operations.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -20,7 +18,7 @@ use zk_proto::{
 use crate::builder::ClientBuilder;
 use crate::driver::{Command, Published};
 use crate::error::{ArgumentError, Error, Result};
-use crate::events::SessionEvents;
+use crate::events::Hub;
 use crate::frame::{self, FramePool, RequestFrame, ServerPath};
 use crate::hosts::Chroot;
 use crate::ops::{
@@ -132,58 +130,9 @@ impl Client {
         SessionId(self.shared.identity.borrow().0)
     }
 
-    /// A lossless, ordered stream of every session event from now on, for any number of
-    /// subscribers. Its first item is a snapshot of the current state (`Connected` if
-    /// connected, `Suspended` if disconnected, `Lost` if ended; a renewed session's first
-    /// connection reads as `Connected`), so a subscriber never misses where things stand.
-    /// The stream ends after a terminal `Lost` (one that is not followed by renewal) or when
-    /// the client is closed.
-    ///
-    /// Each subscriber has an unbounded buffer of its own: a slow reader sees every event, and
-    /// delays nobody. Dropping the stream unsubscribes.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> zk_client::Result<()> {
-    /// # let server = zk_testserver::TestServer::builder().start().await.unwrap();
-    /// # let connect_string = server.addr().to_string();
-    /// use zk_client::{Client, LossReason, SessionEvent};
-    ///
-    /// let client = Client::connect(&connect_string).await?;
-    /// let mut events = client.events();
-    /// let session = client.session_id();
-    /// assert_eq!(
-    ///     events.next().await,
-    ///     Some(SessionEvent::Connected { session, read_only: false })
-    /// );
-    /// client.close().await?;
-    /// assert_eq!(
-    ///     events.next().await,
-    ///     Some(SessionEvent::Lost { session, reason: LossReason::Closed })
-    /// );
-    /// assert_eq!(events.next().await, None);
-    /// # Ok(()) }
-    /// ```
-    pub fn events(&self) -> SessionEvents {
-        self.shared.published.lifecycle.subscribe()
-    }
-
-    /// Increments with every new session (1 for the first, then once per renewal after
-    /// expiry, see [`ClientBuilder::renew_session_on_expiry`]). Compare it to tell whether
-    /// the session changed between two points (ephemeral nodes and one-shot watches of an
-    /// older generation are gone).
-    pub fn session_generation(&self) -> u64 {
-        self.shared.published.lifecycle.generation()
-    }
-
-    /// The session timeout the server granted (`Duration::ZERO` before the first session).
-    pub fn negotiated_session_timeout(&self) -> Duration {
-        self.shared.published.lifecycle.negotiated()
-    }
-
-    /// The server this client is connected to now, if connected.
-    pub fn connected_server(&self) -> Option<SocketAddr> {
-        self.shared.published.lifecycle.server()
+    /// The session's lifecycle state, shared with the session task.
+    pub(crate) fn lifecycle(&self) -> &Hub {
+        &self.shared.published.lifecycle
     }
 
     /// The session password, to resume the session elsewhere with

@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::Stream;
 use tokio::sync::mpsc;
 
-use crate::client::SessionId;
+use crate::client::{Client, SessionId};
 
 /// A change in the life of a client's session, from [`Client::events`](crate::Client::events).
 ///
@@ -65,7 +65,7 @@ pub enum SessionEvent {
         reason: LossReason,
     },
     /// After `Lost { reason: Expired }`, when renewal is on
-    /// ([`ClientBuilder::renew_session_on_expiry`](crate::ClientBuilder::renew_session_on_expiry)):
+    /// ([`ClientBuilder::renew_session_on_expiry`](crate::ClientBuilder::renew_session_on_expiry)(crate::ClientBuilder::renew_session_on_expiry)):
     /// a new session replaced it. Followed by nothing else for that change; `Connected` is NOT
     /// sent again for it.
     NewSession {
@@ -150,6 +150,62 @@ impl Stream for SessionEvents {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
         self.rx.poll_recv(cx)
+    }
+}
+
+impl Client {
+    /// A lossless, ordered stream of every session event from now on, for any number of
+    /// subscribers. Its first item is a snapshot of the current state (`Connected` if
+    /// connected, `Suspended` if disconnected, `Lost` if ended; a renewed session's first
+    /// connection reads as `Connected`), so a subscriber never misses where things stand.
+    /// The stream ends after a terminal `Lost` (one that is not followed by renewal) or when
+    /// the client is closed.
+    ///
+    /// Each subscriber has an unbounded buffer of its own: a slow reader sees every event, and
+    /// delays nobody. Dropping the stream unsubscribes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> zk_client::Result<()> {
+    /// # let server = zk_testserver::TestServer::builder().start().await.unwrap();
+    /// # let connect_string = server.addr().to_string();
+    /// use zk_client::{Client, LossReason, SessionEvent};
+    ///
+    /// let client = Client::connect(&connect_string).await?;
+    /// let mut events = client.events();
+    /// let session = client.session_id();
+    /// assert_eq!(
+    ///     events.next().await,
+    ///     Some(SessionEvent::Connected { session, read_only: false })
+    /// );
+    /// client.close().await?;
+    /// assert_eq!(
+    ///     events.next().await,
+    ///     Some(SessionEvent::Lost { session, reason: LossReason::Closed })
+    /// );
+    /// assert_eq!(events.next().await, None);
+    /// # Ok(()) }
+    /// ```
+    pub fn events(&self) -> SessionEvents {
+        self.lifecycle().subscribe()
+    }
+
+    /// Increments with every new session (1 for the first, then once per renewal after
+    /// expiry, see [`ClientBuilder::renew_session_on_expiry`](crate::ClientBuilder::renew_session_on_expiry)). Compare it to tell whether
+    /// the session changed between two points (ephemeral nodes and one-shot watches of an
+    /// older generation are gone).
+    pub fn session_generation(&self) -> u64 {
+        self.lifecycle().generation()
+    }
+
+    /// The session timeout the server granted (`Duration::ZERO` before the first session).
+    pub fn negotiated_session_timeout(&self) -> Duration {
+        self.lifecycle().negotiated()
+    }
+
+    /// The server this client is connected to now, if connected.
+    pub fn connected_server(&self) -> Option<SocketAddr> {
+        self.lifecycle().server()
     }
 }
 

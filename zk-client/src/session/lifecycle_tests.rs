@@ -7,7 +7,9 @@ use zk_proto::{
 
 use super::tests::{completions, config, data_response, get_data, states, Harness, T};
 use super::*;
+use crate::client::SessionId;
 use crate::event::EventType;
+use crate::events::LossReason;
 
 fn events(effects: &[Effect<u32>]) -> Vec<SessionEvent> {
     effects

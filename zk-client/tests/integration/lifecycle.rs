@@ -3,14 +3,17 @@
 //! Expiry is made on the server's side (`Cluster::expire_session`) while a proxy keeps the
 //! client away, so the client learns of it from the server when it reconnects.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use zk_client::{Client, LossReason, SessionEvent, SessionId, SessionState};
+use futures::StreamExt;
+use zk_client::{
+    Acl, AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, LossReason,
+    SessionEvent, SessionId, SessionState,
+};
 
 use crate::support::{self, blocking, launch, proxy::Proxy, wait_state, within, Cluster};
 use crate::support::{unique_path, ServerOptions};
-
-use std::sync::Arc;
 
 /// A client through `proxy`, renewing its session on expiry.
 async fn renewing_client(proxy: &Proxy) -> Client {
@@ -199,4 +202,103 @@ async fn strict_client_ends_on_expiry() {
         client.get_data("/").await,
         Err(zk_client::Error::SessionExpired)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_restores_persistent_watches_and_credentials() {
+    if !support::available() {
+        return;
+    }
+    let cluster = support::shared();
+    let proxy = Proxy::start(cluster.member_addr(0)).await;
+    let client = renewing_client(&proxy).await;
+    let writer = support::connect(&cluster).await;
+    client.add_auth("digest", b"renewer:secret").await.unwrap();
+    let root = unique_path("renewal");
+    let persistent = CreateOptions::new(CreateMode::Persistent);
+    client.create(&root, b"", &persistent).await.unwrap();
+    let private = format!("{root}/private");
+    let creator_only = persistent.clone().with_acl(Acl::creator_all());
+    client
+        .create(&private, b"mine", &creator_only)
+        .await
+        .unwrap();
+    let eph = format!("{root}/eph");
+    client
+        .create(&eph, b"", &CreateOptions::new(CreateMode::Ephemeral))
+        .await
+        .unwrap();
+    let mut tree = client
+        .add_watch(&root, AddWatchMode::PersistentRecursive)
+        .await
+        .unwrap();
+    // A one-shot watch on another path (servers before 3.9 keep one watch mode per path).
+    let other = format!("{root}-other");
+    client.create(&other, b"", &persistent).await.unwrap();
+    let (_, _, oneshot) = client.get_data_and_watch(&other).await.unwrap();
+    assert_eq!(writer.get_data(&private).await, Err(Error::NoAuth));
+
+    let old = client.session_id();
+    let password = client.session_password();
+    proxy.set_blocked(true);
+    proxy.cut();
+    wait_state(&client, 10, |s| s == SessionState::Disconnected).await;
+    let c = cluster.clone();
+    blocking(move || c.expire_session(old.0, &password)).await;
+    // Made while the session is being replaced: served by the new one, with the credentials.
+    let pending = client.get_data(&private);
+    proxy.set_blocked(false);
+    let (data, _) = within(20, "the pending read", pending).await.unwrap();
+    assert_eq!(&data[..], b"mine");
+    let new = client.session_id();
+    assert_ne!(new, old);
+    assert_eq!(client.session_generation(), 2);
+
+    // The one-shot watch ended with the old session.
+    let e = within(5, "one-shot end", oneshot.changed()).await;
+    assert_eq!(
+        (e.event_type, e.state),
+        (EventType::Session, SessionState::Expired)
+    );
+    // The persistent one heard of the disconnect, the expiry and the new session, in order.
+    let mut states = Vec::new();
+    while !states
+        .last()
+        .is_some_and(|s: &SessionState| s.is_connected())
+    {
+        let e = within(10, "persistent watcher", tree.next()).await.unwrap();
+        assert_eq!(e.event_type, EventType::Session, "{e:?}");
+        states.push(e.state);
+    }
+    assert_eq!(
+        states,
+        [
+            SessionState::Disconnected,
+            SessionState::Expired,
+            SessionState::Connected
+        ]
+    );
+    // The old session's ephemeral node is gone (and its deletion was not seen: re-read).
+    assert_eq!(client.exists(&eph).await.unwrap(), None);
+    // The persistent watch is set on the new session: another client's write fires it.
+    writer
+        .create(&format!("{root}/after"), b"", &persistent)
+        .await
+        .unwrap();
+    let e = within(10, "event after renewal", tree.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        (e.event_type, e.path),
+        (EventType::NodeCreated, format!("{root}/after"))
+    );
+    // The credentials hold on the new session: who_am_i, and a write to the protected node.
+    let who = client.who_am_i().await.unwrap();
+    assert!(who.iter().any(|c| c.auth_scheme == "digest"), "{who:?}");
+    client
+        .set_data(&private, b"still mine", None)
+        .await
+        .unwrap();
+    client.close().await.unwrap();
+    writer.close().await.unwrap();
 }
