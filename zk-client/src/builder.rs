@@ -147,7 +147,8 @@ impl ClientBuilder {
     /// Hosts are shuffled and tried in turn (DNS is resolved on every attempt), with a
     /// jittered exponential backoff between passes over all of them.
     ///
-    /// Errors: [`Error::NoHosts`] if no server accepted within the connection timeout;
+    /// Errors: [`Error::NoHosts`] if no server accepted within the connection timeout
+    /// ([`Error::ReadOnlyServerRefused`] instead when a read-only server refused the client);
     /// [`Error::SessionExpired`] if the session given to [`ClientBuilder::session`] has
     /// expired; [`Error::AuthFailed`] if the credentials were rejected;
     /// [`Error::BadArguments`] for a bad connect string.
@@ -174,7 +175,10 @@ impl ClientBuilder {
         match tokio::time::timeout(connection_timeout, wait).await {
             Ok(Ok(())) => Ok(client),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::NoHosts),
+            Err(_) => Err(match client.lifecycle().refusal() {
+                Some(read_only_allowed) => Error::ReadOnlyServerRefused { read_only_allowed },
+                None => Error::NoHosts,
+            }),
         }
     }
 

@@ -27,7 +27,7 @@ use crate::event::{EventType, WatchedEvent};
 use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::HostPort;
-use crate::session::{Chunk, Effect, Session, SessionState, Submit, WatcherId};
+use crate::session::{Chunk, Effect, ProbeAnswer, Session, SessionState, Submit, WatcherId};
 use crate::watcher::Sink;
 
 /// Completes one request.
@@ -69,7 +69,7 @@ type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 type Opening = Pin<Box<dyn Future<Output = io::Result<Opened>> + Send>>;
 /// An open connection: its halves and the server's address.
 type Opened = (Reader, Writer, SocketAddr);
-type Probing = Pin<Box<dyn Future<Output = (HostPort, bool)> + Send>>;
+type Probing = Pin<Box<dyn Future<Output = (HostPort, ProbeAnswer)> + Send>>;
 
 /// How long a read-write probe (`isro`) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -82,7 +82,7 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Asks `host` whether it serves read-write: sends `isro`, expects `rw`.
+    /// Asks `host` whether it serves read-write: sends `isro`, expects `rw` or `ro`.
     fn probe(&self, host: HostPort) -> Probing {
         let opening = self.open(host.clone());
         Box::pin(async move {
@@ -92,10 +92,13 @@ impl Transport {
                 writer.flush().await?;
                 let mut reply = Vec::new();
                 reader.read_to_end(&mut reply).await?;
-                io::Result::Ok(reply.starts_with(b"rw"))
+                io::Result::Ok(ProbeAnswer::parse(&reply))
             };
-            let read_write = matches!(tokio::time::timeout(PROBE_TIMEOUT, ask).await, Ok(Ok(true)));
-            (host, read_write)
+            let answer = match tokio::time::timeout(PROBE_TIMEOUT, ask).await {
+                Ok(Ok(answer)) => answer,
+                _ => ProbeAnswer::Unknown,
+            };
+            (host, answer)
         })
     }
 
@@ -246,9 +249,9 @@ impl Driver {
                         self.core.close(None, now());
                     }
                 },
-                (host, read_write) = wait_probe(&mut probing) => {
+                (host, answer) = wait_probe(&mut probing) => {
                     probing = None;
-                    self.core.on_probe_result(host, read_write, now());
+                    self.core.on_probe_result(host, answer, now());
                 },
                 // The check below runs `on_timeout` if the core's deadline has come.
                 () = &mut timer, if armed.is_some() => armed = None,
@@ -318,6 +321,9 @@ impl Driver {
                 Effect::Deliver { watcher, event } => self.deliver(sinks, watcher, event),
                 Effect::State(state) => {
                     self.state.send_replace(state);
+                }
+                Effect::Refused { read_only_allowed } => {
+                    self.published.lifecycle.refused(read_only_allowed);
                 }
                 Effect::Event { event, negotiated } => {
                     // Published before the state it comes with (the core's order), so that
@@ -437,7 +443,7 @@ async fn wait_opening(opening: &mut Option<Opening>) -> io::Result<Opened> {
     }
 }
 
-async fn wait_probe(probing: &mut Option<Probing>) -> (HostPort, bool) {
+async fn wait_probe(probing: &mut Option<Probing>) -> (HostPort, ProbeAnswer) {
     match probing {
         Some(fut) => fut.await,
         None => std::future::pending().await,

@@ -220,6 +220,8 @@ struct Lifecycle {
     generation: u64,
     negotiated: Duration,
     server: Option<SocketAddr>,
+    /// The last refusal by a read-only server (whether this client allowed read-only ones).
+    refused: Option<bool>,
 }
 
 /// The shared lifecycle state. A `std` mutex, locked only on session events and by the
@@ -281,6 +283,16 @@ impl Hub {
         inner.ended = true;
         inner.server = None;
         inner.subscribers.clear();
+    }
+
+    /// A read-only server refused this client (the core's `Effect::Refused`).
+    pub(crate) fn refused(&self, read_only_allowed: bool) {
+        self.lock().refused = Some(read_only_allowed);
+    }
+
+    /// The last refusal by a read-only server: whether this client allowed read-only ones.
+    pub(crate) fn refusal(&self) -> Option<bool> {
+        self.lock().refused
     }
 
     pub(crate) fn generation(&self) -> u64 {

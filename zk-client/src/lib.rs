@@ -124,4 +124,5 @@ pub use session::SessionState;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use watcher::{OneshotWatcher, PersistentWatcher};
-pub use zk_proto::{perms, Acl, ClientInfo, Id, PathError, Stat};
+// zk-proto types that appear in this crate's public API, so users need no zk-proto dependency.
+pub use zk_proto::{perms, Acl, ClientInfo, DecodeError, ErrorCode, Id, PathError, Stat};

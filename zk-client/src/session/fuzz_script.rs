@@ -41,7 +41,7 @@ use zk_proto::{
     DEFAULT_MAX_FRAME,
 };
 
-use super::{Config, Effect, Phase, Session, Submit, WatchIntent, WatchOp, WatcherId};
+use super::{Config, Effect, Phase, ProbeAnswer, Session, Submit, WatchIntent, WatchOp, WatcherId};
 use crate::frame::RequestFrame;
 use crate::hosts::{Chroot, HostPort};
 
@@ -310,7 +310,10 @@ impl Harness {
         self.disconnects = 0;
         while let Some(effect) = self.core.poll_effect() {
             match effect {
-                Effect::Connect(_) | Effect::State(_) | Effect::Event { .. } => {}
+                Effect::Connect(_)
+                | Effect::State(_)
+                | Effect::Event { .. }
+                | Effect::Refused { .. } => {}
                 Effect::Disconnect => {
                     self.disconnects += 1;
                     self.rx.clear();
@@ -470,7 +473,12 @@ impl Harness {
                     Phase::Handshaking { .. } => self.handshake(kind),
                     _ => {
                         if let Some(host) = self.probes.pop() {
-                            self.core.on_probe_result(host, kind & 1 == 0, self.now);
+                            let answer = match kind % 3 {
+                                0 => ProbeAnswer::ReadWrite,
+                                1 => ProbeAnswer::ReadOnly,
+                                _ => ProbeAnswer::Unknown,
+                            };
+                            self.core.on_probe_result(host, answer, self.now);
                         } else {
                             self.core.on_timeout(self.now);
                         }

@@ -320,3 +320,85 @@ fn strict_expiry_ends_every_watcher() {
     );
     assert!(h.core.is_finished());
 }
+
+fn refusals(effects: &[Effect<u32>]) -> Vec<bool> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Refused { read_only_allowed } => Some(*read_only_allowed),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_silent_refusal_is_explained_by_asking_isro() {
+    let mut h = Harness::new(config(2));
+    let host = match &h.effects[0] {
+        Effect::Connect(host) => host.clone(),
+        other => panic!("{other:?}"),
+    };
+    h.core.on_connected(h.now);
+    h.sent();
+    // The server closes the handshake without a word: ask it why.
+    h.core.on_disconnected(h.now);
+    let effects = h.drain();
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Probe(probed) if *probed == host)),
+        "{effects:?}"
+    );
+    h.core
+        .on_probe_result(host.clone(), ProbeAnswer::ReadOnly, h.now);
+    assert_eq!(refusals(&h.drain()), [false]);
+    // A read-write answer (a server behind the client's zxid) explains nothing.
+    h.core.on_connected(h.now);
+    h.sent();
+    h.core.on_disconnected(h.now);
+    let effects = h.drain();
+    let Some(Effect::Probe(other)) = effects.iter().find(|e| matches!(e, Effect::Probe(_))) else {
+        panic!("{effects:?}")
+    };
+    h.core
+        .on_probe_result(other.clone(), ProbeAnswer::ReadWrite, h.now);
+    assert_eq!(refusals(&h.drain()), []);
+}
+
+#[test]
+fn a_read_only_client_does_not_ask() {
+    let mut cfg = config(1);
+    cfg.read_only = true;
+    let mut h = Harness::new(cfg);
+    h.core.on_connected(h.now);
+    h.sent();
+    h.core.on_disconnected(h.now);
+    assert!(!h.drain().iter().any(|e| matches!(e, Effect::Probe(_))));
+}
+
+#[test]
+fn a_read_only_server_without_local_sessions_is_a_refusal() {
+    let mut cfg = config(2);
+    cfg.read_only = true;
+    let mut h = Harness::new(cfg);
+    h.core.on_connected(h.now);
+    h.sent();
+    // Captured from ZooKeeper 3.8.0 (Debian) in read-only mode with localSessionsEnabled=false: a bare
+    // reply header (xid 0, zxid 0, NotReadOnly) instead of a ConnectResponse.
+    let golden: [u8; 20] = [
+        0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x89,
+    ];
+    h.feed(BytesMut::from(&golden[..]));
+    let effects = h.drain();
+    assert_eq!(refusals(&effects), [true]);
+    // The client moves on to the next server.
+    assert!(matches!(
+        &effects[..],
+        [
+            Effect::Refused { .. },
+            Effect::Disconnect,
+            Effect::Connect(_)
+        ]
+    ));
+    assert_eq!(h.core.state(), SessionState::Connecting);
+}

@@ -49,6 +49,7 @@ use zk_proto::{
     RemoveWatchesRequest, Request, Response, WatcherType, DEFAULT_MAX_FRAME, PASSWORD_LEN,
 };
 
+pub(crate) use probe::ProbeAnswer;
 pub use state::SessionState;
 pub(crate) use transmit::Chunk;
 pub(crate) use watches::{WatchIntent, WatcherId};
@@ -118,8 +119,15 @@ pub(crate) enum Effect<R> {
         negotiated: Duration,
     },
     /// Ask this host whether it serves read-write (the `isro` four-letter word, on a separate
-    /// connection); report with [`Session::on_probe_result`]. Only while connected read-only.
+    /// connection); report with [`Session::on_probe_result`]. While connected read-only, or
+    /// after a host closed a handshake without answering.
     Probe(HostPort),
+    /// A read-only server refused to give this client a session: the client does not allow
+    /// read-only servers, or (`read_only_allowed`) the server cannot create sessions.
+    Refused {
+        /// Whether this client allows read-only servers.
+        read_only_allowed: bool,
+    },
 }
 
 /// What a request does to the watch registry.
@@ -218,6 +226,8 @@ pub(crate) struct Session<R> {
     announced: i64,
     /// The expired session being replaced, while renewing.
     renewed_from: Option<i64>,
+    /// The host asked whether it is read-only after it closed a handshake.
+    refusal_probe: Option<HostPort>,
     out: Transmit,
     decoder: FrameDecoder,
     effects: VecDeque<Effect<R>>,
@@ -271,6 +281,7 @@ impl<R> Session<R> {
             ro_probe: None,
             announced: 0,
             renewed_from: None,
+            refusal_probe: None,
             out: Transmit::new(),
             decoder: FrameDecoder::default(),
             effects: VecDeque::new(),
@@ -430,7 +441,13 @@ impl<R> Session<R> {
     /// The connection closed or failed (EOF or an IO error).
     pub(crate) fn on_disconnected(&mut self, now: Instant) {
         match self.phase {
-            Phase::Connecting { .. } | Phase::Handshaking { .. } => self.attempt_failed(now),
+            Phase::Handshaking { .. } => {
+                if let Some(host) = self.current.clone() {
+                    self.ask_why_refused(host);
+                }
+                self.attempt_failed(now);
+            }
+            Phase::Connecting { .. } => self.attempt_failed(now),
             Phase::Connected => self.connection_lost(now),
             Phase::Idle { .. } | Phase::Terminal => {}
         }

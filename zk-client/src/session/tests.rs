@@ -169,6 +169,9 @@ pub(super) fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
             negotiated: *negotiated,
         },
         Effect::Probe(h) => Effect::Probe(h.clone()),
+        Effect::Refused { read_only_allowed } => Effect::Refused {
+            read_only_allowed: *read_only_allowed,
+        },
     }
 }
 
@@ -577,7 +580,8 @@ fn read_only_session_probes_for_a_read_write_server() {
     };
     assert_ne!(probed, &current);
     // Not read-write: probe again later, with a longer interval.
-    h.core.on_probe_result(probed.clone(), false, h.now);
+    h.core
+        .on_probe_result(probed.clone(), ProbeAnswer::ReadOnly, h.now);
     assert!(h.drain().is_empty());
     h.advance(Duration::from_millis(999));
     assert!(h.drain().iter().all(|e| !matches!(e, Effect::Probe(_))));
@@ -586,7 +590,8 @@ fn read_only_session_probes_for_a_read_write_server() {
     let Some(Effect::Probe(probed)) = effects.last() else {
         panic!("{effects:?}")
     };
-    h.core.on_probe_result(probed.clone(), true, h.now);
+    h.core
+        .on_probe_result(probed.clone(), ProbeAnswer::ReadWrite, h.now);
     let effects = h.drain();
     assert!(matches!(effects.first(), Some(Effect::Disconnect)));
     assert!(matches!(effects.last(), Some(Effect::Connect(host)) if host == probed));

@@ -347,3 +347,44 @@ async fn persistent_watch_stream_ends_after_remove_watches() {
     client.set_data(&path, b"2", None).await.unwrap();
     client.close().await.unwrap();
 }
+
+/// zk-testserver only: a read-only server refusing a client that does not allow read-only
+/// servers. (Real ZooKeeper is read-only only as an ensemble member cut off from its quorum:
+/// `ensemble::reads_on_a_read_only_server` checks the same there.)
+#[tokio::test]
+async fn read_only_server_refusal_is_a_clear_error() {
+    if crate::SERVER != support::ServerKind::Rust {
+        return;
+    }
+    support::init_tracing();
+    let server = zk_testserver::TestServer::builder()
+        .read_only(true)
+        .start()
+        .await
+        .unwrap();
+    let refused = Client::builder(server.addr().to_string())
+        .connection_timeout(Duration::from_secs(3))
+        .connect()
+        .await;
+    assert_eq!(
+        refused.err(),
+        Some(Error::ReadOnlyServerRefused {
+            read_only_allowed: false
+        })
+    );
+    // A client that allows read-only servers is served.
+    let client = Client::builder(server.addr().to_string())
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap();
+    let mut events = client.events();
+    assert_eq!(
+        events.next().await,
+        Some(SessionEvent::Connected {
+            session: client.session_id(),
+            read_only: true
+        })
+    );
+    client.close().await.unwrap();
+}
