@@ -46,6 +46,11 @@
 //!   and the session state is a `tokio::sync::watch` channel ([`Client::state`]). Events of
 //!   a change reach watchers before the reply of any later request completes.
 //! - One error type, [`Error`], with a variant per server error code.
+//! - Session events ([`Client::events`]): connected, suspended, reconnected, lost, and a new
+//!   session after expiry when [`ClientBuilder::renew_session_on_expiry`] is on.
+//!
+//! The [`guide`] explains sessions, their states and events, expiry and renewal, and what to
+//! do with each error.
 //!
 //! # Features
 //! - `tls`: TLS with rustls (`ClientBuilder::tls`, `TlsConfig`; both exist only with the
@@ -90,6 +95,7 @@ mod error;
 mod event;
 mod events;
 mod frame;
+pub mod guide;
 mod helpers;
 mod hosts;
 mod ops;
