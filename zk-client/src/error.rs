@@ -91,6 +91,25 @@ pub enum Error {
     /// [`connect_attempts`](crate::ClientBuilder::connect_attempts)).
     #[error("no server could be reached")]
     NoHosts,
+    /// No server accepted a session within the connection timeout, and a read-only server
+    /// (a member cut off from its quorum) refused this client: the client does not allow
+    /// read-only servers (`read_only_allowed: false`, see
+    /// [`ClientBuilder::read_only`](crate::ClientBuilder::read_only)), or the server cannot
+    /// create a session in read-only mode (`read_only_allowed: true`; ZooKeeper needs
+    /// `localSessionsEnabled=true` for that). The ensemble has no quorum where the client can
+    /// reach it.
+    #[error(
+        "a read-only server refused the session ({})",
+        if *read_only_allowed {
+            "it cannot create read-only sessions"
+        } else {
+            "this client does not allow read-only servers"
+        }
+    )]
+    ReadOnlyServerRefused {
+        /// Whether this client allows read-only servers.
+        read_only_allowed: bool,
+    },
     /// The server broke the protocol (an undecodable reply, an xid out of order).
     #[error("protocol violation: {0}")]
     Decode(DecodeError),

@@ -46,6 +46,11 @@
 //!   and the session state is a `tokio::sync::watch` channel ([`Client::state`]). Events of
 //!   a change reach watchers before the reply of any later request completes.
 //! - One error type, [`Error`], with a variant per server error code.
+//! - Session events ([`Client::events`]): connected, suspended, reconnected, lost, and a new
+//!   session after expiry when [`ClientBuilder::renew_session_on_expiry`] is on.
+//!
+//! The [`guide`] explains sessions, their states and events, expiry and renewal, and what to
+//! do with each error.
 //!
 //! # Helpers
 //! - [`Client::create_protected`]: Curator-compatible protected creates (`_c_<uuid>-<name>`)
@@ -57,7 +62,8 @@
 //! - [`Client::create_all`] (`mkdir -p`) and [`Client::delete_all`].
 //!
 //! # Features
-//! - `tls`: TLS with rustls ([`ClientBuilder::tls`], `TlsConfig`).
+//! - `tls`: TLS with rustls (`ClientBuilder::tls`, `TlsConfig`; both exist only with the
+//!   feature, so they are not linked here).
 //! - `fuzzing`: the hidden `__fuzz` module for the cargo-fuzz targets (not a stable API).
 //!
 //! # Fuzzing
@@ -97,7 +103,9 @@ mod client;
 mod driver;
 mod error;
 mod event;
+mod events;
 mod frame;
+pub mod guide;
 mod helpers;
 mod hosts;
 mod ops;
@@ -126,6 +134,7 @@ pub use bytes::Bytes;
 pub use client::{Client, SessionId, CONFIG_NODE};
 pub use error::{ArgumentError, Error, Result};
 pub use event::{EventType, WatchedEvent};
+pub use events::{LossReason, SessionEvent, SessionEvents};
 pub use hosts::{Chroot, ConnectString, HostPort, DEFAULT_PORT};
 pub use ops::{
     AddWatchMode, CreateMode, CreateOptions, Op, OpResult, ReadOp, ReadResult, Reconfig,
@@ -138,4 +147,5 @@ pub use session::SessionState;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use watcher::{OneshotWatcher, PersistentWatcher};
-pub use zk_proto::{perms, Acl, ClientInfo, ErrorCode, Id, PathError, Stat};
+// zk-proto types that appear in this crate's public API, so users need no zk-proto dependency.
+pub use zk_proto::{perms, Acl, ClientInfo, DecodeError, ErrorCode, Id, PathError, Stat};

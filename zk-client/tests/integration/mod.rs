@@ -10,6 +10,7 @@ mod acl_helpers;
 mod auth;
 mod chroot;
 mod faults;
+mod lifecycle;
 mod multi;
 mod ops;
 mod pipelining;
