@@ -147,7 +147,10 @@ impl Client {
                         .find_protected_node(&parent, &uuid, &options, &mut backoff)
                         .await
                     {
-                        Lookup::Found(found) => return Ok(found),
+                        Lookup::Found(found) => {
+                            tracing::debug!(path = %found.0, "protected create: found the node of the lost reply");
+                            return Ok(found);
+                        }
                         Lookup::NotFound => {}
                         Lookup::Foreign => {
                             uuid = random_uuid();
