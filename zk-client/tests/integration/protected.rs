@@ -211,7 +211,8 @@ async fn connection_cuts_around_protected_creates() {
         assert_eq!(stat.ephemeral_owner, session, "seed {seed}");
         created.push(path);
     }
-    let mut children = client.get_children(&root).await.unwrap();
+    // The last cut may still be closing the connection: retry the reads and the cleanup.
+    let mut children = client.retrying().get_children(&root).await.unwrap();
     children.sort();
     let mut returned: Vec<String> = created
         .iter()
@@ -220,6 +221,12 @@ async fn connection_cuts_around_protected_creates() {
     returned.sort();
     assert_eq!(children, returned, "one node per call (seed {seed})");
     assert_eq!(client.session_id().0, session);
-    client.delete_all(&root).await.unwrap();
+    let cleanup = client.clone();
+    client
+        .retry(zk_client::Idempotence::Idempotent, move || {
+            cleanup.delete_all(&root)
+        })
+        .await
+        .unwrap();
     client.close().await.unwrap();
 }

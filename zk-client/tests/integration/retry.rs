@@ -293,3 +293,66 @@ async fn fail_fast_connect_to_a_dead_port() {
     assert!(client.exists("/").await.unwrap().is_some());
     client.close().await.unwrap();
 }
+
+/// Sequential creates through `Retrying` while the connection is cut at random moments:
+/// never more nodes than calls (a repeated create would make a second one), and every
+/// successful call's node exists. (Seeded; set `RETRY_CUTS` for more rounds.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_creates_under_connection_cuts_never_duplicate() {
+    if !support::available() {
+        return;
+    }
+    let cluster = shared();
+    let proxy = Proxy::start(cluster.member_addr(0)).await;
+    let client = Client::builder(proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(20))
+        .retry_policy(quick())
+        .connect()
+        .await
+        .unwrap();
+    let root = unique_path("retry-cuts");
+    client
+        .create(&root, b"", &CreateOptions::default())
+        .await
+        .unwrap();
+    let rounds: u64 = std::env::var("RETRY_CUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let seed: u64 = rand::random();
+    eprintln!("retrying_creates_under_connection_cuts_never_duplicate: seed {seed}");
+    let mut state = seed | 1;
+    let seq = CreateOptions::new(CreateMode::PersistentSequential);
+    let (mut ok, mut unknown) = (Vec::new(), 0);
+    for _ in 0..rounds {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let call = client.retrying().create(&format!("{root}/n-"), b"", &seq);
+        tokio::time::sleep(Duration::from_micros(state % 3000)).await;
+        proxy.cut();
+        match within(30, "a create", call).await {
+            Ok((path, _)) => ok.push(path),
+            Err(Error::ConnectionLoss | Error::Timeout) => unknown += 1,
+            Err(e) => panic!("seed {seed}: {e}"),
+        }
+    }
+    // The last cut may still be closing the connection: retry the reads and the cleanup.
+    let children = client.retrying().get_children(&root).await.unwrap();
+    eprintln!(
+        "{} created, {unknown} unknown, {} nodes",
+        ok.len(),
+        children.len()
+    );
+    assert!(children.len() as u64 <= rounds, "a duplicate (seed {seed})");
+    assert!(children.len() >= ok.len(), "seed {seed}");
+    for path in &ok {
+        assert!(children.contains(&path.rsplit('/').next().unwrap().to_string()));
+    }
+    let cleanup = client.clone();
+    client
+        .retry(Idempotence::Idempotent, move || cleanup.delete_all(&root))
+        .await
+        .unwrap();
+    client.close().await.unwrap();
+}
