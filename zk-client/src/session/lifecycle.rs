@@ -34,7 +34,9 @@ impl<R> Session<R> {
     /// The session event of a state change, if it is one.
     fn event_for(&mut self, previous: SessionState, state: SessionState) -> Option<SessionEvent> {
         let session = SessionId(self.session_id);
-        let lost = |reason| Some(SessionEvent::Lost { session, reason });
+        // Only a session that exists can be lost (not one still being created, when the
+        // client is closed before its first session or while renewing).
+        let lost = |reason| (session.0 != 0).then_some(SessionEvent::Lost { session, reason });
         match state {
             SessionState::Connected | SessionState::ConnectedReadOnly => {
                 let read_only = state == SessionState::ConnectedReadOnly;
