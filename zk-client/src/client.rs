@@ -63,7 +63,9 @@ pub(crate) struct Shared {
 /// Requests made while disconnected wait for the reconnect, up to the request timeout
 /// ([`Error::Timeout`]); requests in flight when a connection drops fail with
 /// [`Error::ConnectionLoss`]. After the session ends every call fails with
-/// [`Error::SessionExpired`], [`Error::AuthFailed`] or [`Error::Closed`].
+/// [`Error::SessionExpired`], [`Error::AuthFailed`] or [`Error::Closed`], unless the client
+/// renews expired sessions ([`ClientBuilder::renew_session_on_expiry`]). Follow the session's
+/// life with [`Client::events`]; the [`guide`](crate::guide) explains it.
 ///
 /// The session closes when [`Client::close`] is called or when the last handle is dropped.
 #[derive(Debug, Clone)]

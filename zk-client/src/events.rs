@@ -39,6 +39,10 @@ use crate::client::{Client, SessionId};
 #[non_exhaustive]
 pub enum SessionEvent {
     /// The first connection of a session (the initial one, or of a renewed session).
+    ///
+    /// Also sent, with a new session id, when a read-only client whose session was created
+    /// by a read-only server (such sessions are local to that server) reaches a read-write
+    /// server and gets a new session there.
     Connected {
         /// The session.
         session: SessionId,

@@ -34,7 +34,9 @@ impl<R> Session<R> {
     /// The session event of a state change, if it is one.
     fn event_for(&mut self, previous: SessionState, state: SessionState) -> Option<SessionEvent> {
         let session = SessionId(self.session_id);
-        let lost = |reason| Some(SessionEvent::Lost { session, reason });
+        // Only a session that exists can be lost (not one still being created, when the
+        // client is closed before its first session or while renewing).
+        let lost = |reason| (session.0 != 0).then_some(SessionEvent::Lost { session, reason });
         match state {
             SessionState::Connected | SessionState::ConnectedReadOnly => {
                 let read_only = state == SessionState::ConnectedReadOnly;
@@ -82,7 +84,12 @@ impl<R> Session<R> {
         self.auth_in_flight.clear();
         self.announce = None;
         self.set_watches_in_flight = 0;
-        // One-shot watches die with the session; persistent ones are set again on the new one.
+        // One-shot watches die with the session; persistent ones are set again on the new one,
+        // by the setWatches2 sent on every connect (not addWatch): one batched request (128 KiB
+        // frames) for any number of watches, acknowledged before the session is announced, and
+        // servers register persistent watches from it without a zxid check. The one-shot lists
+        // must be empty then: with relative zxid checks they would fire for changes the new
+        // session never watched.
         let event = WatchedEvent::session(SessionState::Expired);
         for watcher in self.watches.take_one_shots() {
             self.effects.push_back(Effect::Deliver {

@@ -402,3 +402,40 @@ fn a_read_only_server_without_local_sessions_is_a_refusal() {
     ));
     assert_eq!(h.core.state(), SessionState::Connecting);
 }
+
+#[test]
+fn closing_while_renewing_loses_nothing_more() {
+    let mut h = watched_session(true);
+    h.core.on_disconnected(h.now);
+    answer_expired(&mut h);
+    h.drain();
+    h.core.close(Some(9), h.now);
+    let effects = h.drain();
+    assert_eq!(events(&effects), []);
+    assert_eq!(states(&effects), [SessionState::Closed]);
+    assert!(h.core.is_finished());
+}
+
+#[test]
+fn a_local_read_only_session_replaced_on_a_read_write_server_is_connected_anew() {
+    let mut cfg = config(1);
+    cfg.read_only = true;
+    let mut h = Harness::new(cfg);
+    h.establish(0x77, true);
+    h.core.on_disconnected(h.now);
+    h.establish(0x78, false);
+    assert_eq!(
+        events(&h.drain()),
+        [
+            SessionEvent::Connected {
+                session: id(0x77),
+                read_only: true
+            },
+            SessionEvent::Suspended { session: id(0x77) },
+            SessionEvent::Connected {
+                session: id(0x78),
+                read_only: false
+            },
+        ]
+    );
+}

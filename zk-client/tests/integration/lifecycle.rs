@@ -388,3 +388,51 @@ async fn read_only_server_refusal_is_a_clear_error() {
     );
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_after_client_side_expiry() {
+    if !support::available() {
+        return;
+    }
+    let cluster = support::shared();
+    let proxy = Proxy::start(cluster.member_addr(0)).await;
+    // The shortest session the servers grant (2 ticks of 2 s).
+    let client = Client::builder(proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(4))
+        .renew_session_on_expiry(true)
+        .connect()
+        .await
+        .unwrap();
+    let first = client.session_id();
+    let mut events = client.events();
+    assert!(matches!(
+        events.next().await,
+        Some(SessionEvent::Connected { .. })
+    ));
+    // No server for longer than the session timeout: the client declares the expiry itself.
+    proxy.set_blocked(true);
+    proxy.cut();
+    assert_eq!(
+        within(10, "suspended", events.next()).await,
+        Some(SessionEvent::Suspended { session: first })
+    );
+    assert_eq!(
+        within(10, "lost", events.next()).await,
+        Some(SessionEvent::Lost {
+            session: first,
+            reason: LossReason::Expired
+        })
+    );
+    assert_eq!(client.session_generation(), 1);
+    proxy.set_blocked(false);
+    let Some(SessionEvent::NewSession { old, new, .. }) =
+        within(20, "new session", events.next()).await
+    else {
+        panic!("expected a new session");
+    };
+    assert_eq!((old, new), (first, client.session_id()));
+    assert_ne!(new, first);
+    assert_eq!(client.session_generation(), 2);
+    client.exists("/").await.unwrap();
+    client.close().await.unwrap();
+}
