@@ -11,8 +11,10 @@ use zk_proto::PASSWORD_LEN;
 use crate::client::{Client, SessionId, Shared};
 use crate::driver::{Driver, Published, Transport};
 use crate::error::{Error, Result};
+use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::ConnectString;
+use crate::retry::RetryPolicy;
 use crate::session::{Config, Session, SessionState};
 
 /// Settings of a [`Client`]; made by [`Client::builder`].
@@ -37,6 +39,9 @@ pub struct ClientBuilder {
     auth: Vec<(String, Bytes)>,
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
+    retry_policy: RetryPolicy,
+    connect_passes: Option<u32>,
+    renew: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
 }
@@ -52,6 +57,9 @@ impl ClientBuilder {
             auth: Vec::new(),
             session: None,
             watch_buffer: 1024,
+            retry_policy: RetryPolicy::default(),
+            connect_passes: None,
+            renew: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -107,6 +115,61 @@ impl ClientBuilder {
         self
     }
 
+    /// The retry policy of [`Client::retry`], [`Client::retrying`] and
+    /// [`Client::create_protected`] (default: [`RetryPolicy::default`]). Plain operations
+    /// never retry by themselves; see [the retry guide](crate::retry).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Makes [`connect`](ClientBuilder::connect) give up with [`Error::NoHosts`] once every
+    /// host refused (or failed) `passes` connection attempts in a row, instead of trying
+    /// until the connection timeout (at least 1). Only the first connection is bounded:
+    /// once a session exists the client reconnects as usual. Hosts that accept TCP but
+    /// never answer still take the per-attempt timeout each.
+    pub fn connect_attempts(mut self, passes: u32) -> Self {
+        self.connect_passes = Some(passes.max(1));
+        self
+    }
+
+    /// [`connect_attempts(1)`](ClientBuilder::connect_attempts): one pass over the hosts.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let result = zk_client::Client::builder("127.0.0.1:1").fail_fast().connect().await;
+    /// assert_eq!(result.err(), Some(zk_client::Error::NoHosts)); // at once, not after 10 s
+    /// # }
+    /// ```
+    pub fn fail_fast(self) -> Self {
+        self.connect_attempts(1)
+    }
+
+    /// Renew the session after expiry (Curator/kazoo behaviour). Default false (strict: one
+    /// `Client` = one session: after expiry every call fails with [`Error::SessionExpired`]).
+    ///
+    /// When on, an expired session (reported by the server, or declared by the client when no
+    /// server accepted it within its timeout) is replaced by a new one on the same handle:
+    /// [`Client::events`] yields `Lost { reason: Expired }` then `NewSession { old, new, .. }`,
+    /// and the state goes `Expired`, `Connecting`, then `Connected`.
+    /// - Requests in flight at the expiry fail with [`Error::SessionExpired`]; requests made
+    ///   meanwhile wait for the new session, up to the request timeout ([`Error::Timeout`]).
+    /// - One-shot watchers of the old session complete with a `Session` event in state
+    ///   `Expired`. Persistent watchers get that event too, and stay: their watches are set
+    ///   again on the new session (with `setWatches2`, before `NewSession` is announced).
+    /// - Credentials ([`ClientBuilder::auth`], [`Client::add_auth`]) are sent again on the new
+    ///   session before any request.
+    /// - [`Client::session_id`] and [`Client::session_generation`] change.
+    ///
+    /// What the application must redo after `NewSession`: its ephemeral nodes are gone (create
+    /// them again: locks, leadership and registrations were lost), its one-shot watches are
+    /// gone (set them again), and changes made meanwhile were not seen (re-read the state
+    /// caches and persistent watchers depend on). See the crate's `guide` module.
+    pub fn renew_session_on_expiry(mut self, renew: bool) -> Self {
+        self.renew = renew;
+        self
+    }
+
     /// Connects over TLS with this configuration (feature `tls`).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
@@ -119,7 +182,9 @@ impl ClientBuilder {
     /// Hosts are shuffled and tried in turn (DNS is resolved on every attempt), with a
     /// jittered exponential backoff between passes over all of them.
     ///
-    /// Errors: [`Error::NoHosts`] if no server accepted within the connection timeout;
+    /// Errors: [`Error::NoHosts`] if no server accepted within the connection timeout (or
+    /// the [`connect_attempts`](ClientBuilder::connect_attempts); [`Error::ReadOnlyServerRefused`]
+    /// instead when a read-only server refused the client);
     /// [`Error::SessionExpired`] if the session given to [`ClientBuilder::session`] has
     /// expired; [`Error::AuthFailed`] if the credentials were rejected;
     /// [`Error::BadArguments`] for a bad connect string.
@@ -132,8 +197,13 @@ impl ClientBuilder {
                 let current = *state.borrow_and_update();
                 match current {
                     SessionState::Connected | SessionState::ConnectedReadOnly => return Ok(()),
-                    SessionState::Expired => return Err(Error::SessionExpired),
+                    // With renewal, a resumed session that expired is replaced by a new one.
+                    SessionState::Expired if !self.renew => return Err(Error::SessionExpired),
                     SessionState::AuthFailed => return Err(Error::AuthFailed),
+                    // Only the core closes a session nobody has yet: out of connect attempts.
+                    SessionState::Closed if self.connect_passes.is_some() => {
+                        return Err(Error::NoHosts)
+                    }
                     SessionState::Closed => return Err(Error::Closed),
                     _ => {}
                 }
@@ -145,7 +215,10 @@ impl ClientBuilder {
         match tokio::time::timeout(connection_timeout, wait).await {
             Ok(Ok(())) => Ok(client),
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::NoHosts),
+            Err(_) => Err(match client.lifecycle().refusal() {
+                Some(read_only_allowed) => Error::ReadOnlyServerRefused { read_only_allowed },
+                None => Error::NoHosts,
+            }),
         }
     }
 
@@ -170,6 +243,8 @@ impl ClientBuilder {
             session,
             auth: self.auth.clone(),
             seed: rand::random(),
+            connect_passes: self.connect_passes,
+            renew: self.renew,
         };
         let now = tokio::time::Instant::now().into_std();
         let core = Session::new(config, now);
@@ -180,6 +255,7 @@ impl ClientBuilder {
             last_zxid: AtomicI64::new(0),
             identity: identity_tx,
             frames: FramePool::default(),
+            lifecycle: Hub::default(),
         });
         let transport = self.transport()?;
         Driver {
@@ -198,7 +274,9 @@ impl ClientBuilder {
             next_watcher: AtomicU64::new(1),
             watch_buffer: self.watch_buffer,
         });
-        Ok(Client::from_parts(commands_tx, shared))
+        let mut client = Client::from_parts(commands_tx, shared);
+        client.set_retry_policy(self.retry_policy.clone());
+        Ok(client)
     }
 
     #[cfg(feature = "tls")]

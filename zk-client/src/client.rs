@@ -18,6 +18,7 @@ use zk_proto::{
 use crate::builder::ClientBuilder;
 use crate::driver::{Command, Published};
 use crate::error::{ArgumentError, Error, Result};
+use crate::events::Hub;
 use crate::frame::{self, FramePool, RequestFrame, ServerPath};
 use crate::hosts::Chroot;
 use crate::ops::{
@@ -62,19 +63,25 @@ pub(crate) struct Shared {
 /// Requests made while disconnected wait for the reconnect, up to the request timeout
 /// ([`Error::Timeout`]); requests in flight when a connection drops fail with
 /// [`Error::ConnectionLoss`]. After the session ends every call fails with
-/// [`Error::SessionExpired`], [`Error::AuthFailed`] or [`Error::Closed`].
+/// [`Error::SessionExpired`], [`Error::AuthFailed`] or [`Error::Closed`], unless the client
+/// renews expired sessions ([`ClientBuilder::renew_session_on_expiry`]). Follow the session's
+/// life with [`Client::events`]; the [`guide`](crate::guide) explains it.
 ///
 /// The session closes when [`Client::close`] is called or when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct Client {
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
+    /// Settings of this handle only: retry policy, request timeout (see `retry.rs`).
+    pub(crate) handle: crate::retry::HandleOptions,
 }
 
 /// The reply of one request.
 struct Reply {
     state: ReplyState,
     shared: Arc<Shared>,
+    /// This handle's request timeout ([`Client::with_request_timeout`]).
+    deadline: Option<crate::retry::Deadline>,
 }
 
 enum ReplyState {
@@ -92,7 +99,10 @@ impl Future for Reply {
             ReplyState::Waiting(rx) => match Pin::new(rx).poll(cx) {
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(terminal_error(&this.shared))),
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => match &mut this.deadline {
+                    Some(deadline) => deadline.poll_expired(cx).map(|()| Err(Error::Timeout)),
+                    None => Poll::Pending,
+                },
             },
         }
     }
@@ -121,12 +131,21 @@ impl Client {
         commands: mpsc::UnboundedSender<Command>,
         shared: Arc<Shared>,
     ) -> Self {
-        Client { commands, shared }
+        Client {
+            commands,
+            shared,
+            handle: Default::default(),
+        }
     }
 
     /// The session id (0 before the first session).
     pub fn session_id(&self) -> SessionId {
         SessionId(self.shared.identity.borrow().0)
+    }
+
+    /// The session's lifecycle state, shared with the session task.
+    pub(crate) fn lifecycle(&self) -> &Hub {
+        &self.shared.published.lifecycle
     }
 
     /// The session password, to resume the session elsewhere with
@@ -168,6 +187,7 @@ impl Client {
                 return Reply {
                     state: ReplyState::Failed(Some(e)),
                     shared,
+                    deadline: None,
                 }
             }
         };
@@ -184,7 +204,11 @@ impl Client {
             Ok(()) => ReplyState::Waiting(rx),
             Err(_) => ReplyState::Failed(Some(terminal_error(&shared))),
         };
-        Reply { state, shared }
+        Reply {
+            state,
+            shared,
+            deadline: self.handle.deadline(),
+        }
     }
 
     /// Encodes a request the generic way and queues it.
@@ -466,7 +490,8 @@ impl Client {
     }
 
     /// Runs writes atomically: either all apply (one result per op, in order) or none does,
-    /// and the error is [`Error::MultiFailed`] with the index and cause of the first failure.
+    /// and the error is [`Error::MultiFailed`] with the index and error code of the first
+    /// failure.
     pub fn multi(
         &self,
         ops: &[Op],
@@ -483,10 +508,7 @@ impl Client {
                 return Err(unexpected_response());
             };
             if let Some((index, code)) = response.first_error() {
-                return Err(Error::MultiFailed {
-                    index,
-                    source: Box::new(Error::from_code(code)),
-                });
+                return Err(Error::MultiFailed { index, code });
             }
             response
                 .results
@@ -504,10 +526,7 @@ impl Client {
                     MultiResult::Delete => Ok(OpResult::Delete),
                     MultiResult::SetData(r) => Ok(OpResult::SetData(r.stat)),
                     MultiResult::Check => Ok(OpResult::Check),
-                    MultiResult::Error(code) => Err(Error::MultiFailed {
-                        index,
-                        source: Box::new(Error::from_code(code)),
-                    }),
+                    MultiResult::Error(code) => Err(Error::MultiFailed { index, code }),
                     _ => Err(unexpected_response()),
                 })
                 .collect()
@@ -748,6 +767,7 @@ impl Client {
         let reply = Reply {
             state,
             shared: self.shared.clone(),
+            deadline: self.handle.deadline(),
         };
         async move { reply.await.map(|_| ()) }
     }

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -22,10 +23,11 @@ use tracing::Instrument;
 use zk_proto::Response;
 
 use crate::error::Result;
-use crate::event::WatchedEvent;
+use crate::event::{EventType, WatchedEvent};
+use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::HostPort;
-use crate::session::{Chunk, Effect, Session, SessionState, Submit, WatcherId};
+use crate::session::{Chunk, Effect, ProbeAnswer, Session, SessionState, Submit, WatcherId};
 use crate::watcher::Sink;
 
 /// Completes one request.
@@ -58,12 +60,16 @@ pub(crate) struct Published {
     pub(crate) identity: watch::Sender<(i64, Bytes)>,
     /// Buffers of written frames, for the next large requests.
     pub(crate) frames: FramePool,
+    /// Session events, their subscribers, and the session's getters.
+    pub(crate) lifecycle: Hub,
 }
 
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
-type Opening = Pin<Box<dyn Future<Output = io::Result<(Reader, Writer)>> + Send>>;
-type Probing = Pin<Box<dyn Future<Output = (HostPort, bool)> + Send>>;
+type Opening = Pin<Box<dyn Future<Output = io::Result<Opened>> + Send>>;
+/// An open connection: its halves and the server's address.
+type Opened = (Reader, Writer, SocketAddr);
+type Probing = Pin<Box<dyn Future<Output = (HostPort, ProbeAnswer)> + Send>>;
 
 /// How long a read-write probe (`isro`) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -76,20 +82,23 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Asks `host` whether it serves read-write: sends `isro`, expects `rw`.
+    /// Asks `host` whether it serves read-write: sends `isro`, expects `rw` or `ro`.
     fn probe(&self, host: HostPort) -> Probing {
         let opening = self.open(host.clone());
         Box::pin(async move {
             let ask = async {
-                let (mut reader, mut writer) = opening.await?;
+                let (mut reader, mut writer, _) = opening.await?;
                 writer.write_all(b"isro").await?;
                 writer.flush().await?;
                 let mut reply = Vec::new();
                 reader.read_to_end(&mut reply).await?;
-                io::Result::Ok(reply.starts_with(b"rw"))
+                io::Result::Ok(ProbeAnswer::parse(&reply))
             };
-            let read_write = matches!(tokio::time::timeout(PROBE_TIMEOUT, ask).await, Ok(Ok(true)));
-            (host, read_write)
+            let answer = match tokio::time::timeout(PROBE_TIMEOUT, ask).await {
+                Ok(Ok(answer)) => answer,
+                _ => ProbeAnswer::Unknown,
+            };
+            (host, answer)
         })
     }
 
@@ -107,10 +116,10 @@ impl Transport {
                         if let Some(tls) = &tls {
                             let stream = tls.connect(&host.host, stream).await?;
                             let (r, w) = tokio::io::split(stream);
-                            return Ok((Box::new(r) as Reader, Box::new(w) as Writer));
+                            return Ok((Box::new(r) as Reader, Box::new(w) as Writer, addr));
                         }
                         let (r, w) = stream.into_split();
-                        return Ok((Box::new(r) as Reader, Box::new(w) as Writer));
+                        return Ok((Box::new(r) as Reader, Box::new(w) as Writer, addr));
                     }
                     Err(e) => last_error = Some(e),
                 }
@@ -138,6 +147,8 @@ struct Conn {
     writer: Option<Writer>,
     opening: Option<Opening>,
     unflushed: bool,
+    /// The server of the open connection.
+    peer: Option<SocketAddr>,
 }
 
 const MAX_COMMANDS_PER_TURN: usize = 512;
@@ -209,9 +220,10 @@ impl Driver {
                 opened = wait_opening(&mut conn.opening) => {
                     conn.opening = None;
                     match opened {
-                        Ok((reader, writer)) => {
+                        Ok((reader, writer, peer)) => {
                             conn.reader = Some(reader);
                             conn.writer = Some(writer);
+                            conn.peer = Some(peer);
                             self.core.on_connected(now());
                         }
                         Err(e) => {
@@ -237,9 +249,9 @@ impl Driver {
                         self.core.close(None, now());
                     }
                 },
-                (host, read_write) = wait_probe(&mut probing) => {
+                (host, answer) = wait_probe(&mut probing) => {
                     probing = None;
-                    self.core.on_probe_result(host, read_write, now());
+                    self.core.on_probe_result(host, answer, now());
                 },
                 // The check below runs `on_timeout` if the core's deadline has come.
                 () = &mut timer, if armed.is_some() => armed = None,
@@ -253,6 +265,8 @@ impl Driver {
                 .last_zxid
                 .store(self.core.last_zxid(), Ordering::Relaxed);
         }
+        // Every events stream ends (its buffered events are still read).
+        self.published.lifecycle.end();
         tracing::debug!("session task finished");
     }
 
@@ -306,7 +320,15 @@ impl Driver {
                 }
                 Effect::Deliver { watcher, event } => self.deliver(sinks, watcher, event),
                 Effect::State(state) => {
-                    if state.is_connected() {
+                    self.state.send_replace(state);
+                }
+                Effect::Refused { read_only_allowed } => {
+                    self.published.lifecycle.refused(read_only_allowed);
+                }
+                Effect::Event { event, negotiated } => {
+                    // Published before the state it comes with (the core's order), so that
+                    // whoever sees the state finds the session id and getters up to date.
+                    if event.is_connected() {
                         let identity = (self.core.session_id(), self.core.password().clone());
                         tracing::Span::current().record(
                             "session_id",
@@ -314,13 +336,19 @@ impl Driver {
                         );
                         self.published.identity.send_replace(identity);
                     }
-                    self.state.send_replace(state);
+                    let server = if event.is_connected() {
+                        conn.peer
+                    } else {
+                        None
+                    };
+                    self.published.lifecycle.publish(event, negotiated, server);
                 }
             }
         }
     }
 
     fn deliver(&mut self, sinks: &mut HashMap<WatcherId, Sink>, id: WatcherId, ev: WatchedEvent) {
+        let removed = ev.event_type == EventType::PersistentWatchRemoved;
         match sinks.get(&id) {
             Some(Sink::Oneshot(_)) => {
                 if let Some(Sink::Oneshot(tx)) = sinks.remove(&id) {
@@ -328,6 +356,11 @@ impl Driver {
                 }
             }
             Some(Sink::Persistent { tx, lagged }) => match tx.try_send(ev) {
+                // The server confirmed removeWatches: the watcher is unregistered, and its
+                // stream ends after this event.
+                Ok(()) if removed => {
+                    sinks.remove(&id);
+                }
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(watcher = id, "persistent watcher fell behind; dropping it");
@@ -403,14 +436,14 @@ fn advance(chunks: &mut VecDeque<Chunk>, mut n: usize, pool: &FramePool) {
     }
 }
 
-async fn wait_opening(opening: &mut Option<Opening>) -> io::Result<(Reader, Writer)> {
+async fn wait_opening(opening: &mut Option<Opening>) -> io::Result<Opened> {
     match opening {
         Some(fut) => fut.await,
         None => std::future::pending().await,
     }
 }
 
-async fn wait_probe(probing: &mut Option<Probing>) -> (HostPort, bool) {
+async fn wait_probe(probing: &mut Option<Probing>) -> (HostPort, ProbeAnswer) {
     match probing {
         Some(fut) => fut.await,
         None => std::future::pending().await,

@@ -87,20 +87,42 @@ pub enum Error {
     /// `BadArguments` (-8, [`ArgumentError::RejectedByServer`]).
     #[error("bad arguments: {0}")]
     BadArguments(ArgumentError),
-    /// No server accepted a session within the connection timeout.
+    /// No server accepted a session within the connection timeout (or within the
+    /// [`connect_attempts`](crate::ClientBuilder::connect_attempts)).
     #[error("no server could be reached")]
     NoHosts,
+    /// No server accepted a session within the connection timeout, and a read-only server
+    /// (a member cut off from its quorum) refused this client: the client does not allow
+    /// read-only servers (`read_only_allowed: false`, see
+    /// [`ClientBuilder::read_only`](crate::ClientBuilder::read_only)), or the server cannot
+    /// create a session in read-only mode (`read_only_allowed: true`; ZooKeeper needs
+    /// `localSessionsEnabled=true` for that). The ensemble has no quorum where the client can
+    /// reach it.
+    #[error(
+        "a read-only server refused the session ({})",
+        if *read_only_allowed {
+            "it cannot create read-only sessions"
+        } else {
+            "this client does not allow read-only servers"
+        }
+    )]
+    ReadOnlyServerRefused {
+        /// Whether this client allows read-only servers.
+        read_only_allowed: bool,
+    },
     /// The server broke the protocol (an undecodable reply, an xid out of order).
     #[error("protocol violation: {0}")]
     Decode(DecodeError),
-    /// An atomic multi failed: the operation at `index` failed with `source`, and no operation
-    /// of the multi was applied.
-    #[error("multi operation {index} failed: {source}")]
+    /// An atomic multi failed: the operation at `index` failed with the server error `code`
+    /// (e.g. `Error::MultiFailed { index: 1, code: ErrorCode::BadVersion }`), and no
+    /// operation of the multi was applied. [`Error::from_code`] turns `code` into the error
+    /// the operation alone would have given.
+    #[error("multi operation {index} failed: {}", Error::from_code(*code))]
     MultiFailed {
         /// The index of the first failing operation.
         index: usize,
         /// Why it failed.
-        source: Box<Error>,
+        code: ErrorCode,
     },
     /// A system or server-side error (-1).
     #[error("server system error")]
@@ -356,8 +378,9 @@ mod tests {
         assert!(!Error::NoNode.is_terminal());
         let multi = Error::MultiFailed {
             index: 1,
-            source: Box::new(Error::BadVersion),
+            code: ErrorCode::BadVersion,
         };
+        assert_eq!(multi.to_string(), "multi operation 1 failed: bad version");
         assert!(multi.has_no_data_change());
         assert!(!multi.is_retryable());
     }

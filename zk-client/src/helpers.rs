@@ -8,42 +8,45 @@ use crate::Client;
 
 impl Client {
     /// Creates `path` and every missing ancestor (like `mkdir -p`), tolerating nodes that
-    /// already exist. Ancestors are persistent with the ACL of `options`; the last node gets
-    /// `data` and `options`. All creates are pipelined in one round trip.
+    /// already exist, and returns the path of the last node: the one created (with its
+    /// sequence suffix for sequential modes), or `path` if it already existed. Ancestors
+    /// are persistent with the ACL of `options`; the last node gets `data` and `options`.
+    /// All creates are pipelined in one round trip.
+    ///
+    /// Errors: those of [`Client::create`] except [`Error::NodeExists`].
     pub fn create_all(
         &self,
         path: &str,
         data: &[u8],
         options: &CreateOptions,
-    ) -> impl Future<Output = Result<()>> + Send + 'static {
-        let mut replies = Vec::new();
-        let mut ancestor = String::new();
+    ) -> impl Future<Output = Result<String>> + Send + 'static {
         let parent_options =
             CreateOptions::new(crate::CreateMode::Persistent).with_acl(options.acl().to_vec());
-        let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-        let invalid = self.path(path).err();
-        if invalid.is_none() {
-            for (i, component) in components.iter().enumerate() {
+        let mut ancestors = Vec::new();
+        // An invalid path creates no ancestor; the leaf's create reports why.
+        if crate::hosts::check_path(path, options.mode().is_sequential()).is_ok() {
+            let parent = path.rfind('/').map_or("", |slash| &path[..slash]);
+            let mut ancestor = String::new();
+            for component in parent.split('/').filter(|c| !c.is_empty()) {
                 ancestor.push('/');
                 ancestor.push_str(component);
-                if i + 1 == components.len() {
-                    replies.push(self.create(&ancestor, data, options));
-                } else {
-                    replies.push(self.create(&ancestor, &[], &parent_options));
-                }
+                ancestors.push(self.create(&ancestor, &[], &parent_options));
             }
         }
+        let leaf = self.create(path, data, options);
+        let path = path.to_string();
         async move {
-            if let Some(e) = invalid {
-                return Err(e);
-            }
-            for reply in replies {
+            for reply in ancestors {
                 match reply.await {
                     Ok(_) | Err(Error::NodeExists) => {}
                     Err(e) => return Err(e),
                 }
             }
-            Ok(())
+            match leaf.await {
+                Ok((created, _)) => Ok(created),
+                Err(Error::NodeExists) => Ok(path),
+                Err(e) => Err(e),
+            }
         }
     }
 

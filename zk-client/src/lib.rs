@@ -46,9 +46,24 @@
 //!   and the session state is a `tokio::sync::watch` channel ([`Client::state`]). Events of
 //!   a change reach watchers before the reply of any later request completes.
 //! - One error type, [`Error`], with a variant per server error code.
+//! - Session events ([`Client::events`]): connected, suspended, reconnected, lost, and a new
+//!   session after expiry when [`ClientBuilder::renew_session_on_expiry`] is on.
+//!
+//! The [`guide`] explains sessions, their states and events, expiry and renewal, and what to
+//! do with each error.
+//!
+//! # Helpers
+//! - [`Client::create_protected`]: Curator-compatible protected creates (`_c_<uuid>-<name>`)
+//!   that survive a lost reply; [`protected_id`], [`strip_protected`], [`parse_sequence`].
+//! - [`retry`]: [`RetryPolicy`] and [`Client::retrying`], which retry only what is safe to
+//!   repeat (the module's guide says what, per operation); [`Client::with_request_timeout`];
+//!   [`ClientBuilder::fail_fast`] for a first connect that gives up after one pass.
+//! - [`Perms`] and [`AclExt`] (`Acl::digest(user, password, Perms::ALL)`, ...).
+//! - [`Client::create_all`] (`mkdir -p`) and [`Client::delete_all`].
 //!
 //! # Features
-//! - `tls`: TLS with rustls ([`ClientBuilder::tls`], `TlsConfig`).
+//! - `tls`: TLS with rustls (`ClientBuilder::tls`, `TlsConfig`; both exist only with the
+//!   feature, so they are not linked here).
 //! - `fuzzing`: the hidden `__fuzz` module for the cargo-fuzz targets (not a stable API).
 //!
 //! # Fuzzing
@@ -82,15 +97,21 @@
 
 #![warn(missing_docs)]
 
+mod acl;
 mod builder;
 mod client;
 mod driver;
 mod error;
 mod event;
+mod events;
 mod frame;
+pub mod guide;
 mod helpers;
 mod hosts;
 mod ops;
+mod protected;
+pub mod retry;
+mod sequence;
 mod session;
 #[cfg(feature = "tls")]
 mod tls;
@@ -107,18 +128,24 @@ pub mod __fuzz {
     }
 }
 
+pub use acl::{digest_id, AclExt, ParsePermsError, Perms};
 pub use builder::ClientBuilder;
 pub use bytes::Bytes;
 pub use client::{Client, SessionId, CONFIG_NODE};
 pub use error::{ArgumentError, Error, Result};
 pub use event::{EventType, WatchedEvent};
+pub use events::{LossReason, SessionEvent, SessionEvents};
 pub use hosts::{Chroot, ConnectString, HostPort, DEFAULT_PORT};
 pub use ops::{
     AddWatchMode, CreateMode, CreateOptions, Op, OpResult, ReadOp, ReadResult, Reconfig,
     WatcherType,
 };
+pub use protected::{protected_id, strip_protected, PROTECTED_PREFIX};
+pub use retry::{Idempotence, RetryPolicy, Retrying};
+pub use sequence::{parse_sequence, parse_sequence_after, Sequence, SEQUENCE_LEN};
 pub use session::SessionState;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use watcher::{OneshotWatcher, PersistentWatcher};
-pub use zk_proto::{perms, Acl, ClientInfo, Id, PathError, Stat};
+// zk-proto types that appear in this crate's public API, so users need no zk-proto dependency.
+pub use zk_proto::{perms, Acl, ClientInfo, DecodeError, ErrorCode, Id, PathError, Stat};

@@ -95,7 +95,13 @@ impl OneshotWatcher {
 /// Besides node events it yields [`EventType::Session`](crate::EventType::Session) events:
 /// `Disconnected` when the connection drops (events may be lost until it is back, see
 /// ZOOKEEPER-4698), `Connected`/`ConnectedReadOnly` when it is back, and a terminal state
-/// (`Expired`, `AuthFailed`, `Closed`), after which the stream ends.
+/// (`Expired`, `AuthFailed`, `Closed`), after which the stream ends. With
+/// [`ClientBuilder::renew_session_on_expiry`](crate::ClientBuilder::renew_session_on_expiry),
+/// `Expired` does not end it: the watch is set again on the new session, and `Connected`
+/// follows once it is (changes made in between were missed: re-read).
+///
+/// [`Client::remove_watches`](crate::Client::remove_watches) on its path ends it too: it
+/// yields `PersistentWatchRemoved`, then `None`.
 ///
 /// **Overflow**: events wait in a bounded buffer
 /// ([`ClientBuilder::persistent_watch_buffer`](crate::ClientBuilder::persistent_watch_buffer),

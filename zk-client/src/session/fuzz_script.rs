@@ -3,7 +3,7 @@
 //! (through `zk_client::__fuzz`). Compiled for tests and with the `fuzzing` feature only.
 //!
 //! [`run`] reads its input as a script. The first byte picks the configuration (hosts,
-//! read-only, chroot, credentials); the session is then established and a few requests are
+//! read-only, chroot, credentials, renewal after expiry); the session is then established and a few requests are
 //! submitted (watch registrations among them). After that each action is one byte (the action,
 //! modulo 12) followed by its operands (missing bytes read as zero):
 //!
@@ -41,7 +41,7 @@ use zk_proto::{
     DEFAULT_MAX_FRAME,
 };
 
-use super::{Config, Effect, Phase, Session, Submit, WatchIntent, WatchOp, WatcherId};
+use super::{Config, Effect, Phase, ProbeAnswer, Session, Submit, WatchIntent, WatchOp, WatcherId};
 use crate::frame::RequestFrame;
 use crate::hosts::{Chroot, HostPort};
 
@@ -176,6 +176,9 @@ impl Harness {
                 Vec::new()
             },
             seed: u64::from(config),
+            connect_passes: None,
+            // `config % 3` picks the hosts, so 3 (one host, like 0) is free for this.
+            renew: config & 3 == 3,
         };
         let now = Instant::now();
         Harness {
@@ -308,7 +311,10 @@ impl Harness {
         self.disconnects = 0;
         while let Some(effect) = self.core.poll_effect() {
             match effect {
-                Effect::Connect(_) | Effect::State(_) => {}
+                Effect::Connect(_)
+                | Effect::State(_)
+                | Effect::Event { .. }
+                | Effect::Refused { .. } => {}
                 Effect::Disconnect => {
                     self.disconnects += 1;
                     self.rx.clear();
@@ -468,7 +474,12 @@ impl Harness {
                     Phase::Handshaking { .. } => self.handshake(kind),
                     _ => {
                         if let Some(host) = self.probes.pop() {
-                            self.core.on_probe_result(host, kind & 1 == 0, self.now);
+                            let answer = match kind % 3 {
+                                0 => ProbeAnswer::ReadWrite,
+                                1 => ProbeAnswer::ReadOnly,
+                                _ => ProbeAnswer::Unknown,
+                            };
+                            self.core.on_probe_result(host, answer, self.now);
                         } else {
                             self.core.on_timeout(self.now);
                         }

@@ -49,6 +49,20 @@ impl<R> Session<R> {
     fn on_connect_response(&mut self, frame: Bytes, now: Instant) {
         let response = match ConnectResponse::decode_exact(&frame) {
             Ok(r) => r,
+            // A read-only ZooKeeper server that cannot create a session (it needs
+            // `localSessionsEnabled`) answers the handshake with a bare reply header carrying
+            // NotReadOnly, and leaves the connection open.
+            Err(_) if Self::is_not_read_only_reply(&frame) => {
+                tracing::warn!(
+                    "a read-only server cannot create a session for this client (ZooKeeper \
+                     needs localSessionsEnabled=true for that); trying another server"
+                );
+                self.effects.push_back(Effect::Refused {
+                    read_only_allowed: true,
+                });
+                self.attempt_failed(now);
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, frame = ?frame, "undecodable ConnectResponse");
                 self.attempt_failed(now);
@@ -56,7 +70,11 @@ impl<R> Session<R> {
             }
         };
         if response.is_expired() {
-            self.terminate(SessionState::Expired, Error::SessionExpired);
+            tracing::warn!(
+                session_id = self.session_id,
+                "the server reports the session expired"
+            );
+            self.expired(now);
             return;
         }
         let read_only = response.read_only == Some(true);
@@ -101,6 +119,10 @@ impl<R> Session<R> {
             self.send(q.frame, Some(q.token), q.deadline, q.watch, now);
         }
         self.last_send = now;
+    }
+
+    fn is_not_read_only_reply(frame: &[u8]) -> bool {
+        ReplyHeader::decode_exact(frame).is_ok_and(|h| h.err == ErrorCode::NotReadOnly)
     }
 
     /// Announces the connected state once nothing sent on connect is still unanswered.

@@ -22,6 +22,7 @@
 //!   last heard from a server.
 
 mod input;
+mod lifecycle;
 mod probe;
 mod state;
 mod transmit;
@@ -31,6 +32,8 @@ pub(crate) mod watches;
 pub(crate) mod fuzz_script;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;
 
@@ -46,12 +49,14 @@ use zk_proto::{
     RemoveWatchesRequest, Request, Response, WatcherType, DEFAULT_MAX_FRAME, PASSWORD_LEN,
 };
 
+pub(crate) use probe::ProbeAnswer;
 pub use state::SessionState;
 pub(crate) use transmit::Chunk;
 pub(crate) use watches::{WatchIntent, WatcherId};
 
 use crate::error::{ArgumentError, Error, Result};
 use crate::event::WatchedEvent;
+use crate::events::SessionEvent;
 use crate::frame::RequestFrame;
 use crate::hosts::{Chroot, HostPort};
 use transmit::Transmit;
@@ -77,6 +82,11 @@ pub(crate) struct Config {
     pub(crate) session: Option<(i64, Bytes)>,
     pub(crate) auth: Vec<(String, Bytes)>,
     pub(crate) seed: u64,
+    /// Before the first connection, give up (state `Closed`, queued requests `NoHosts`) after
+    /// this many failed passes over the hosts (`ClientBuilder::connect_attempts`).
+    pub(crate) connect_passes: Option<u32>,
+    /// Start a new session when this one expires (instead of ending).
+    pub(crate) renew: bool,
 }
 
 /// An output of the core, executed by the driver in order.
@@ -103,9 +113,24 @@ pub(crate) enum Effect<R> {
     },
     /// The public session state changed.
     State(SessionState),
+    /// A session lifecycle event, for the [`Client::events`](crate::Client::events)
+    /// subscribers. Precedes the [`Effect::State`] it comes from.
+    Event {
+        /// The event.
+        event: SessionEvent,
+        /// The negotiated session timeout at the time.
+        negotiated: Duration,
+    },
     /// Ask this host whether it serves read-write (the `isro` four-letter word, on a separate
-    /// connection); report with [`Session::on_probe_result`]. Only while connected read-only.
+    /// connection); report with [`Session::on_probe_result`]. While connected read-only, or
+    /// after a host closed a handshake without answering.
     Probe(HostPort),
+    /// A read-only server refused to give this client a session: the client does not allow
+    /// read-only servers, or (`read_only_allowed`) the server cannot create sessions.
+    Refused {
+        /// Whether this client allows read-only servers.
+        read_only_allowed: bool,
+    },
 }
 
 /// What a request does to the watch registry.
@@ -199,6 +224,13 @@ pub(crate) struct Session<R> {
     current: Option<HostPort>,
     /// While connected read-only: when to probe for a read-write server, and the interval.
     ro_probe: Option<(Instant, Duration)>,
+    /// The session whose connection was last announced (0: none yet): tells a session's
+    /// first connection (`Connected`) from the next ones (`Reconnected`).
+    announced: i64,
+    /// The expired session being replaced, while renewing.
+    renewed_from: Option<i64>,
+    /// The host asked whether it is read-only after it closed a handshake.
+    refusal_probe: Option<HostPort>,
     out: Transmit,
     decoder: FrameDecoder,
     effects: VecDeque<Effect<R>>,
@@ -250,6 +282,9 @@ impl<R> Session<R> {
             set_watches_in_flight: 0,
             current: None,
             ro_probe: None,
+            announced: 0,
+            renewed_from: None,
+            refusal_probe: None,
             out: Transmit::new(),
             decoder: FrameDecoder::default(),
             effects: VecDeque::new(),
@@ -409,7 +444,13 @@ impl<R> Session<R> {
     /// The connection closed or failed (EOF or an IO error).
     pub(crate) fn on_disconnected(&mut self, now: Instant) {
         match self.phase {
-            Phase::Connecting { .. } | Phase::Handshaking { .. } => self.attempt_failed(now),
+            Phase::Handshaking { .. } => {
+                if let Some(host) = self.current.clone() {
+                    self.ask_why_refused(host);
+                }
+                self.attempt_failed(now);
+            }
+            Phase::Connecting { .. } => self.attempt_failed(now),
             Phase::Connected => self.connection_lost(now),
             Phase::Idle { .. } | Phase::Terminal => {}
         }
@@ -423,6 +464,20 @@ impl<R> Session<R> {
         }
         self.failures += 1;
         let hosts = u32::try_from(self.cfg.hosts.len()).unwrap_or(u32::MAX);
+        let passes_done = |n: u32| self.failures >= n.saturating_mul(hosts);
+        // Only before this client's first session: never once one was announced (a renewed
+        // session connects in state `Connecting` too).
+        if self.state == SessionState::Connecting
+            && self.announced == 0
+            && self.cfg.connect_passes.is_some_and(passes_done)
+        {
+            tracing::warn!(
+                attempts = self.failures,
+                "no server accepted a connection; giving up"
+            );
+            self.terminate(SessionState::Closed, Error::NoHosts);
+            return;
+        }
         if self.failures % hosts == 0 {
             let passes = (self.failures / hosts).min(16);
             let base = (BACKOFF_BASE * (1 << (passes - 1))).min(BACKOFF_MAX);
@@ -477,7 +532,7 @@ impl<R> Session<R> {
                     session_id = self.session_id,
                     "no server accepted the session within its timeout; expired"
                 );
-                self.terminate(SessionState::Expired, Error::SessionExpired);
+                self.expired(now);
                 true
             }
             _ => false,
@@ -518,13 +573,6 @@ impl<R> Session<R> {
         }
         self.watches.clear();
         self.set_state(state);
-    }
-
-    fn set_state(&mut self, state: SessionState) {
-        if self.state != state {
-            self.state = state;
-            self.effects.push_back(Effect::State(state));
-        }
     }
 
     fn notify_persistent(&mut self, state: SessionState) {

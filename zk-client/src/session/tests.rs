@@ -13,9 +13,9 @@ use zk_proto::{
 use super::*;
 use crate::hosts::HostPort;
 
-const T: Duration = Duration::from_secs(6);
+pub(super) const T: Duration = Duration::from_secs(6);
 
-fn config(hosts: usize) -> Config {
+pub(super) fn config(hosts: usize) -> Config {
     Config {
         hosts: (0..hosts)
             .map(|i| HostPort {
@@ -31,18 +31,20 @@ fn config(hosts: usize) -> Config {
         session: None,
         auth: Vec::new(),
         seed: 7,
+        connect_passes: None,
+        renew: false,
     }
 }
 
 /// The core plus a scripted server end.
-struct Harness {
-    core: Session<u32>,
-    now: Instant,
-    effects: Vec<Effect<u32>>,
+pub(super) struct Harness {
+    pub(super) core: Session<u32>,
+    pub(super) now: Instant,
+    pub(super) effects: Vec<Effect<u32>>,
 }
 
 impl Harness {
-    fn new(cfg: Config) -> Harness {
+    pub(super) fn new(cfg: Config) -> Harness {
         let now = Instant::now();
         let mut h = Harness {
             core: Session::new(cfg, now),
@@ -53,7 +55,7 @@ impl Harness {
         h
     }
 
-    fn drain(&mut self) -> Vec<Effect<u32>> {
+    pub(super) fn drain(&mut self) -> Vec<Effect<u32>> {
         let mut out = Vec::new();
         while let Some(e) = self.core.poll_effect() {
             out.push(e);
@@ -62,13 +64,13 @@ impl Harness {
         out
     }
 
-    fn advance(&mut self, d: Duration) {
+    pub(super) fn advance(&mut self, d: Duration) {
         self.now += d;
         self.core.on_timeout(self.now);
     }
 
     /// Frames the client sent since the last call.
-    fn sent(&mut self) -> Vec<Bytes> {
+    pub(super) fn sent(&mut self) -> Vec<Bytes> {
         let mut chunks = VecDeque::new();
         self.core.poll_transmit(&mut chunks);
         let mut buf = BytesMut::new();
@@ -83,20 +85,20 @@ impl Harness {
         frames
     }
 
-    fn requests(&mut self) -> Vec<(RequestHeader, Request)> {
+    pub(super) fn requests(&mut self) -> Vec<(RequestHeader, Request)> {
         self.sent()
             .iter()
             .map(|f| decode_request(f).unwrap())
             .collect()
     }
 
-    fn feed(&mut self, bytes: BytesMut) {
+    pub(super) fn feed(&mut self, bytes: BytesMut) {
         let mut bytes = bytes;
         self.core.on_received(&mut bytes, self.now);
     }
 
     /// Completes the handshake with session `id` and timeout `T`.
-    fn establish(&mut self, id: i64, read_only: bool) -> ConnectRequest {
+    pub(super) fn establish(&mut self, id: i64, read_only: bool) -> ConnectRequest {
         self.core.on_connected(self.now);
         let frames = self.sent();
         let request = ConnectRequest::decode_exact(&frames[0]).unwrap();
@@ -115,13 +117,13 @@ impl Harness {
         request
     }
 
-    fn reply(&mut self, xid: i32, zxid: i64, err: ErrorCode, body: Option<Response>) {
+    pub(super) fn reply(&mut self, xid: i32, zxid: i64, err: ErrorCode, body: Option<Response>) {
         let mut buf = BytesMut::new();
         encode_reply(&mut buf, &ReplyHeader { xid, zxid, err }, body.as_ref());
         self.feed(buf);
     }
 
-    fn event(&mut self, zxid: i64, event_type: WireEvent, path: &str) {
+    pub(super) fn event(&mut self, zxid: i64, event_type: WireEvent, path: &str) {
         let mut buf = BytesMut::new();
         encode_event(
             &mut buf,
@@ -137,7 +139,7 @@ impl Harness {
 
     /// Submits `request` as the client does: encoded up front, with the server path for the
     /// watch bookkeeping.
-    fn submit(&mut self, token: u32, request: Request, watch: Option<WatchOp>) {
+    pub(super) fn submit(&mut self, token: u32, request: Request, watch: Option<WatchOp>) {
         let watch = watch.map(|w| (w, request.path().unwrap_or("/").to_string()));
         self.core.submit(
             Submit {
@@ -150,7 +152,7 @@ impl Harness {
     }
 }
 
-fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
+pub(super) fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
     match e {
         Effect::Connect(h) => Effect::Connect(h.clone()),
         Effect::Disconnect => Effect::Disconnect,
@@ -163,25 +165,32 @@ fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
             event: event.clone(),
         },
         Effect::State(s) => Effect::State(*s),
+        Effect::Event { event, negotiated } => Effect::Event {
+            event: event.clone(),
+            negotiated: *negotiated,
+        },
         Effect::Probe(h) => Effect::Probe(h.clone()),
+        Effect::Refused { read_only_allowed } => Effect::Refused {
+            read_only_allowed: *read_only_allowed,
+        },
     }
 }
 
-fn get_data(path: &str, watch: bool) -> Request {
+pub(super) fn get_data(path: &str, watch: bool) -> Request {
     Request::GetData(GetDataRequest {
         path: path.into(),
         watch,
     })
 }
 
-fn data_response() -> Response {
+pub(super) fn data_response() -> Response {
     Response::GetData(GetDataResponse {
         data: Some(Bytes::from_static(b"d")),
         stat: Stat::default(),
     })
 }
 
-fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Response>)> {
+pub(super) fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Response>)> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -191,7 +200,7 @@ fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Response>)> {
         .collect()
 }
 
-fn states(effects: &[Effect<u32>]) -> Vec<SessionState> {
+pub(super) fn states(effects: &[Effect<u32>]) -> Vec<SessionState> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -572,7 +581,8 @@ fn read_only_session_probes_for_a_read_write_server() {
     };
     assert_ne!(probed, &current);
     // Not read-write: probe again later, with a longer interval.
-    h.core.on_probe_result(probed.clone(), false, h.now);
+    h.core
+        .on_probe_result(probed.clone(), ProbeAnswer::ReadOnly, h.now);
     assert!(h.drain().is_empty());
     h.advance(Duration::from_millis(999));
     assert!(h.drain().iter().all(|e| !matches!(e, Effect::Probe(_))));
@@ -581,7 +591,8 @@ fn read_only_session_probes_for_a_read_write_server() {
     let Some(Effect::Probe(probed)) = effects.last() else {
         panic!("{effects:?}")
     };
-    h.core.on_probe_result(probed.clone(), true, h.now);
+    h.core
+        .on_probe_result(probed.clone(), ProbeAnswer::ReadWrite, h.now);
     let effects = h.drain();
     assert!(matches!(effects.first(), Some(Effect::Disconnect)));
     assert!(matches!(effects.last(), Some(Effect::Connect(host)) if host == probed));
@@ -646,4 +657,37 @@ fn oversized_frames_fail_without_being_sent() {
             Err(Error::BadArguments(ArgumentError::RequestTooLarge(_)))
         )]
     ));
+}
+
+#[test]
+fn connect_passes_bound_only_the_first_connection() {
+    let mut cfg = config(2);
+    cfg.connect_passes = Some(1);
+    let mut h = Harness::new(cfg.clone());
+    h.submit(1, get_data("/q", false), None);
+    h.core.on_connect_failed(h.now);
+    h.drain();
+    assert_eq!(h.core.state(), SessionState::Connecting, "one host left");
+    h.core.on_connect_failed(h.now);
+    h.drain();
+    assert_eq!(h.core.state(), SessionState::Closed);
+    let done = completions(&h.effects);
+    assert!(matches!(done[..], [(1, Err(Error::NoHosts))]), "{done:?}");
+    assert!(h.core.is_finished());
+
+    // Once a session exists, failed reconnects never give up early.
+    let mut h = Harness::new(cfg);
+    h.establish(0x10, false);
+    h.core.on_disconnected(h.now);
+    let mut refused = 0;
+    for _ in 0..20 {
+        let connecting = h.drain().iter().any(|e| matches!(e, Effect::Connect(_)));
+        if connecting {
+            h.core.on_connect_failed(h.now);
+            refused += 1;
+        }
+        h.advance(Duration::from_millis(100));
+    }
+    assert!(refused >= 4, "{refused} passes");
+    assert_eq!(h.core.state(), SessionState::Disconnected);
 }

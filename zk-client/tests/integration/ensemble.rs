@@ -210,12 +210,17 @@ async fn reads_on_a_read_only_server() {
     })
     .await;
     let survivor = cluster.member_addr(0).to_string();
-    // A client that does not allow read-only servers cannot connect.
+    // A client that does not allow read-only servers cannot connect, and is told why.
     let refused = Client::builder(&survivor)
         .connection_timeout(Duration::from_secs(3))
         .connect()
         .await;
-    assert_eq!(refused.err(), Some(Error::NoHosts));
+    assert_eq!(
+        refused.err(),
+        Some(Error::ReadOnlyServerRefused {
+            read_only_allowed: false
+        })
+    );
 
     let client = Client::builder(&survivor)
         .read_only(true)

@@ -6,12 +6,16 @@
 //! servers start their own. Tests that need an ensemble live in `ensemble.rs`, which only
 //! `real.rs` includes.
 
+mod acl_helpers;
 mod auth;
 mod chroot;
 mod faults;
+mod lifecycle;
 mod multi;
 mod ops;
 mod pipelining;
+mod protected;
+mod retry;
 mod session;
 mod tls;
 mod watches;

@@ -272,15 +272,33 @@ async fn create_all_and_delete_all() {
     let client = connect(&cluster).await;
     let root = unique_path("tree");
     let deep = format!("{root}/a/b/c");
-    client
+    let created = client
         .create_all(&deep, b"leaf", &CreateOptions::default())
         .await
         .unwrap();
+    assert_eq!(created, deep);
     // Idempotent.
-    client
+    let again = client
         .create_all(&deep, b"leaf", &CreateOptions::default())
         .await
         .unwrap();
+    assert_eq!(again, deep);
+    // A sequential leaf: the path with its suffix, under new ancestors.
+    let seq = client
+        .create_all(
+            &format!("{root}/q/r/item-"),
+            b"s",
+            &CreateOptions::new(zk_client::CreateMode::PersistentSequential),
+        )
+        .await
+        .unwrap();
+    assert_eq!(seq, format!("{root}/q/r/item-0000000000"));
+    assert_eq!(&client.get_data(&seq).await.unwrap().0[..], b"s");
+    client.delete_all(&format!("{root}/q")).await.unwrap();
+    assert!(client
+        .create_all("relative/x", b"", &CreateOptions::default())
+        .await
+        .is_err());
     assert_eq!(&client.get_data(&deep).await.unwrap().0[..], b"leaf");
     for i in 0..20 {
         client
