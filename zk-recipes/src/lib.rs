@@ -12,4 +12,14 @@
 
 mod error;
 
+mod barrier;
+mod counter;
+mod double_barrier;
+mod node_util;
+mod queue;
+
+pub use barrier::Barrier;
+pub use counter::{AtomicOutcome, AtomicValue, SharedCount, VersionedCount};
+pub use double_barrier::DoubleBarrier;
 pub use error::{Error, Result};
+pub use queue::{DelayQueue, LockingQueue, PriorityQueue, Queue, QueueItem};

@@ -1,0 +1,68 @@
+//! Tests of the data recipes, shared by `data_rust.rs` (zk-testserver) and `data_real.rs`
+//! (real ZooKeeper 3.8): every test here runs against both.
+
+mod barrier;
+mod counter;
+mod queue;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use zk_client::{Client, SessionState};
+
+use crate::support::{self, proxy::Proxy, Cluster};
+
+/// A client that reaches the server through a proxy the test can cut, with a 10 s session.
+async fn proxied(cluster: &Arc<dyn Cluster>) -> (Proxy, Client) {
+    let proxy = Proxy::start(cluster.member_addr(0)).await;
+    let client = Client::builder(proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("connect through the proxy");
+    (proxy, client)
+}
+
+/// Cuts the proxied client off until `unblock`: returns once it saw the disconnect.
+async fn disconnect(proxy: &Proxy, client: &Client) {
+    proxy.set_blocked(true);
+    proxy.cut();
+    support::wait_state(client, 20, |s| s == SessionState::Disconnected).await;
+}
+
+/// Lets the proxied client back in and waits for the reconnect.
+async fn reconnect(proxy: &Proxy, client: &Client) {
+    proxy.set_blocked(false);
+    support::wait_state(client, 30, |s| s == SessionState::Connected).await;
+}
+
+#[allow(dead_code)]
+/// Ends `client`'s session from the server side: another client takes the session over
+/// and closes it (works on every server).
+async fn expire(cluster: &Arc<dyn Cluster>, client: &Client) {
+    let thief = Client::builder(cluster.connect_string())
+        .session(client.session_id(), &client.session_password())
+        .connect()
+        .await
+        .expect("take the session over");
+    thief.close().await.expect("close the stolen session");
+}
+
+/// The seed of a randomized test: `ZK_TEST_SEED` or a fresh one, printed.
+fn seed() -> u64 {
+    let seed = std::env::var("ZK_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    eprintln!("seed: {seed} (rerun with ZK_TEST_SEED={seed})");
+    seed
+}
+
+/// The size of a randomized run: `ZK_TEST_ROUNDS` or `default`.
+fn rounds(default: usize) -> usize {
+    std::env::var("ZK_TEST_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
