@@ -11,6 +11,7 @@ use zk_proto::PASSWORD_LEN;
 use crate::client::{Client, SessionId, Shared};
 use crate::driver::{Driver, Published, Transport};
 use crate::error::{Error, Result};
+use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::ConnectString;
 use crate::session::{Config, Session, SessionState};
@@ -37,6 +38,7 @@ pub struct ClientBuilder {
     auth: Vec<(String, Bytes)>,
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
+    renew: bool,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
 }
@@ -52,6 +54,7 @@ impl ClientBuilder {
             auth: Vec::new(),
             session: None,
             watch_buffer: 1024,
+            renew: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -107,6 +110,31 @@ impl ClientBuilder {
         self
     }
 
+    /// Renew the session after expiry (Curator/kazoo behaviour). Default false (strict: one
+    /// `Client` = one session: after expiry every call fails with [`Error::SessionExpired`]).
+    ///
+    /// When on, an expired session (reported by the server, or declared by the client when no
+    /// server accepted it within its timeout) is replaced by a new one on the same handle:
+    /// [`Client::events`] yields `Lost { reason: Expired }` then `NewSession { old, new, .. }`,
+    /// and the state goes `Expired`, `Connecting`, then `Connected`.
+    /// - Requests in flight at the expiry fail with [`Error::SessionExpired`]; requests made
+    ///   meanwhile wait for the new session, up to the request timeout ([`Error::Timeout`]).
+    /// - One-shot watchers of the old session complete with a `Session` event in state
+    ///   `Expired`. Persistent watchers get that event too, and stay: their watches are set
+    ///   again on the new session (with `setWatches2`, before `NewSession` is announced).
+    /// - Credentials ([`ClientBuilder::auth`], [`Client::add_auth`]) are sent again on the new
+    ///   session before any request.
+    /// - [`Client::session_id`] and [`Client::session_generation`] change.
+    ///
+    /// What the application must redo after `NewSession`: its ephemeral nodes are gone (create
+    /// them again: locks, leadership and registrations were lost), its one-shot watches are
+    /// gone (set them again), and changes made meanwhile were not seen (re-read the state
+    /// caches and persistent watchers depend on). See the crate's `guide` module.
+    pub fn renew_session_on_expiry(mut self, renew: bool) -> Self {
+        self.renew = renew;
+        self
+    }
+
     /// Connects over TLS with this configuration (feature `tls`).
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
@@ -132,7 +160,8 @@ impl ClientBuilder {
                 let current = *state.borrow_and_update();
                 match current {
                     SessionState::Connected | SessionState::ConnectedReadOnly => return Ok(()),
-                    SessionState::Expired => return Err(Error::SessionExpired),
+                    // With renewal, a resumed session that expired is replaced by a new one.
+                    SessionState::Expired if !self.renew => return Err(Error::SessionExpired),
                     SessionState::AuthFailed => return Err(Error::AuthFailed),
                     SessionState::Closed => return Err(Error::Closed),
                     _ => {}
@@ -170,6 +199,7 @@ impl ClientBuilder {
             session,
             auth: self.auth.clone(),
             seed: rand::random(),
+            renew: self.renew,
         };
         let now = tokio::time::Instant::now().into_std();
         let core = Session::new(config, now);
@@ -180,6 +210,7 @@ impl ClientBuilder {
             last_zxid: AtomicI64::new(0),
             identity: identity_tx,
             frames: FramePool::default(),
+            lifecycle: Hub::default(),
         });
         let transport = self.transport()?;
         Driver {

@@ -18,6 +18,7 @@ use zk_proto::{
 use crate::builder::ClientBuilder;
 use crate::driver::{Command, Published};
 use crate::error::{ArgumentError, Error, Result};
+use crate::events::Hub;
 use crate::frame::{self, FramePool, RequestFrame, ServerPath};
 use crate::hosts::Chroot;
 use crate::ops::{
@@ -127,6 +128,11 @@ impl Client {
     /// The session id (0 before the first session).
     pub fn session_id(&self) -> SessionId {
         SessionId(self.shared.identity.borrow().0)
+    }
+
+    /// The session's lifecycle state, shared with the session task.
+    pub(crate) fn lifecycle(&self) -> &Hub {
+        &self.shared.published.lifecycle
     }
 
     /// The session password, to resume the session elsewhere with

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use zk_proto::Response;
 
 use crate::error::Result;
 use crate::event::WatchedEvent;
+use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::HostPort;
 use crate::session::{Chunk, Effect, Session, SessionState, Submit, WatcherId};
@@ -58,11 +60,15 @@ pub(crate) struct Published {
     pub(crate) identity: watch::Sender<(i64, Bytes)>,
     /// Buffers of written frames, for the next large requests.
     pub(crate) frames: FramePool,
+    /// Session events, their subscribers, and the session's getters.
+    pub(crate) lifecycle: Hub,
 }
 
 type Reader = Box<dyn AsyncRead + Send + Unpin>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
-type Opening = Pin<Box<dyn Future<Output = io::Result<(Reader, Writer)>> + Send>>;
+type Opening = Pin<Box<dyn Future<Output = io::Result<Opened>> + Send>>;
+/// An open connection: its halves and the server's address.
+type Opened = (Reader, Writer, SocketAddr);
 type Probing = Pin<Box<dyn Future<Output = (HostPort, bool)> + Send>>;
 
 /// How long a read-write probe (`isro`) may take.
@@ -81,7 +87,7 @@ impl Transport {
         let opening = self.open(host.clone());
         Box::pin(async move {
             let ask = async {
-                let (mut reader, mut writer) = opening.await?;
+                let (mut reader, mut writer, _) = opening.await?;
                 writer.write_all(b"isro").await?;
                 writer.flush().await?;
                 let mut reply = Vec::new();
@@ -107,10 +113,10 @@ impl Transport {
                         if let Some(tls) = &tls {
                             let stream = tls.connect(&host.host, stream).await?;
                             let (r, w) = tokio::io::split(stream);
-                            return Ok((Box::new(r) as Reader, Box::new(w) as Writer));
+                            return Ok((Box::new(r) as Reader, Box::new(w) as Writer, addr));
                         }
                         let (r, w) = stream.into_split();
-                        return Ok((Box::new(r) as Reader, Box::new(w) as Writer));
+                        return Ok((Box::new(r) as Reader, Box::new(w) as Writer, addr));
                     }
                     Err(e) => last_error = Some(e),
                 }
@@ -138,6 +144,8 @@ struct Conn {
     writer: Option<Writer>,
     opening: Option<Opening>,
     unflushed: bool,
+    /// The server of the open connection.
+    peer: Option<SocketAddr>,
 }
 
 const MAX_COMMANDS_PER_TURN: usize = 512;
@@ -209,9 +217,10 @@ impl Driver {
                 opened = wait_opening(&mut conn.opening) => {
                     conn.opening = None;
                     match opened {
-                        Ok((reader, writer)) => {
+                        Ok((reader, writer, peer)) => {
                             conn.reader = Some(reader);
                             conn.writer = Some(writer);
+                            conn.peer = Some(peer);
                             self.core.on_connected(now());
                         }
                         Err(e) => {
@@ -253,6 +262,8 @@ impl Driver {
                 .last_zxid
                 .store(self.core.last_zxid(), Ordering::Relaxed);
         }
+        // Every events stream ends (its buffered events are still read).
+        self.published.lifecycle.end();
         tracing::debug!("session task finished");
     }
 
@@ -306,7 +317,12 @@ impl Driver {
                 }
                 Effect::Deliver { watcher, event } => self.deliver(sinks, watcher, event),
                 Effect::State(state) => {
-                    if state.is_connected() {
+                    self.state.send_replace(state);
+                }
+                Effect::Event { event, negotiated } => {
+                    // Published before the state it comes with (the core's order), so that
+                    // whoever sees the state finds the session id and getters up to date.
+                    if event.is_connected() {
                         let identity = (self.core.session_id(), self.core.password().clone());
                         tracing::Span::current().record(
                             "session_id",
@@ -314,7 +330,12 @@ impl Driver {
                         );
                         self.published.identity.send_replace(identity);
                     }
-                    self.state.send_replace(state);
+                    let server = if event.is_connected() {
+                        conn.peer
+                    } else {
+                        None
+                    };
+                    self.published.lifecycle.publish(event, negotiated, server);
                 }
             }
         }
@@ -403,7 +424,7 @@ fn advance(chunks: &mut VecDeque<Chunk>, mut n: usize, pool: &FramePool) {
     }
 }
 
-async fn wait_opening(opening: &mut Option<Opening>) -> io::Result<(Reader, Writer)> {
+async fn wait_opening(opening: &mut Option<Opening>) -> io::Result<Opened> {
     match opening {
         Some(fut) => fut.await,
         None => std::future::pending().await,

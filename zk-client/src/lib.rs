@@ -48,7 +48,8 @@
 //! - One error type, [`Error`], with a variant per server error code.
 //!
 //! # Features
-//! - `tls`: TLS with rustls ([`ClientBuilder::tls`], `TlsConfig`).
+//! - `tls`: TLS with rustls (`ClientBuilder::tls`, `TlsConfig`; both exist only with the
+//!   feature, so they are not linked here).
 //! - `fuzzing`: the hidden `__fuzz` module for the cargo-fuzz targets (not a stable API).
 //!
 //! # Fuzzing
@@ -87,6 +88,7 @@ mod client;
 mod driver;
 mod error;
 mod event;
+mod events;
 mod frame;
 mod helpers;
 mod hosts;
@@ -112,6 +114,7 @@ pub use bytes::Bytes;
 pub use client::{Client, SessionId, CONFIG_NODE};
 pub use error::{ArgumentError, Error, Result};
 pub use event::{EventType, WatchedEvent};
+pub use events::{LossReason, SessionEvent, SessionEvents};
 pub use hosts::{Chroot, ConnectString, HostPort, DEFAULT_PORT};
 pub use ops::{
     AddWatchMode, CreateMode, CreateOptions, Op, OpResult, ReadOp, ReadResult, Reconfig,

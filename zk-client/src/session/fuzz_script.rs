@@ -3,7 +3,7 @@
 //! (through `zk_client::__fuzz`). Compiled for tests and with the `fuzzing` feature only.
 //!
 //! [`run`] reads its input as a script. The first byte picks the configuration (hosts,
-//! read-only, chroot, credentials); the session is then established and a few requests are
+//! read-only, chroot, credentials, renewal after expiry); the session is then established and a few requests are
 //! submitted (watch registrations among them). After that each action is one byte (the action,
 //! modulo 12) followed by its operands (missing bytes read as zero):
 //!
@@ -176,6 +176,8 @@ impl Harness {
                 Vec::new()
             },
             seed: u64::from(config),
+            // `config % 3` picks the hosts, so 3 (one host, like 0) is free for this.
+            renew: config & 3 == 3,
         };
         let now = Instant::now();
         Harness {
@@ -308,7 +310,7 @@ impl Harness {
         self.disconnects = 0;
         while let Some(effect) = self.core.poll_effect() {
             match effect {
-                Effect::Connect(_) | Effect::State(_) => {}
+                Effect::Connect(_) | Effect::State(_) | Effect::Event { .. } => {}
                 Effect::Disconnect => {
                     self.disconnects += 1;
                     self.rx.clear();

@@ -56,7 +56,11 @@ impl<R> Session<R> {
             }
         };
         if response.is_expired() {
-            self.terminate(SessionState::Expired, Error::SessionExpired);
+            tracing::warn!(
+                session_id = self.session_id,
+                "the server reports the session expired"
+            );
+            self.expired(now);
             return;
         }
         let read_only = response.read_only == Some(true);

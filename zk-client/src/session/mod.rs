@@ -22,6 +22,7 @@
 //!   last heard from a server.
 
 mod input;
+mod lifecycle;
 mod probe;
 mod state;
 mod transmit;
@@ -31,6 +32,8 @@ pub(crate) mod watches;
 pub(crate) mod fuzz_script;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +55,7 @@ pub(crate) use watches::{WatchIntent, WatcherId};
 
 use crate::error::{ArgumentError, Error, Result};
 use crate::event::WatchedEvent;
+use crate::events::SessionEvent;
 use crate::frame::RequestFrame;
 use crate::hosts::{Chroot, HostPort};
 use transmit::Transmit;
@@ -77,6 +81,8 @@ pub(crate) struct Config {
     pub(crate) session: Option<(i64, Bytes)>,
     pub(crate) auth: Vec<(String, Bytes)>,
     pub(crate) seed: u64,
+    /// Start a new session when this one expires (instead of ending).
+    pub(crate) renew: bool,
 }
 
 /// An output of the core, executed by the driver in order.
@@ -103,6 +109,14 @@ pub(crate) enum Effect<R> {
     },
     /// The public session state changed.
     State(SessionState),
+    /// A session lifecycle event, for the [`Client::events`](crate::Client::events)
+    /// subscribers. Precedes the [`Effect::State`] it comes from.
+    Event {
+        /// The event.
+        event: SessionEvent,
+        /// The negotiated session timeout at the time.
+        negotiated: Duration,
+    },
     /// Ask this host whether it serves read-write (the `isro` four-letter word, on a separate
     /// connection); report with [`Session::on_probe_result`]. Only while connected read-only.
     Probe(HostPort),
@@ -199,6 +213,11 @@ pub(crate) struct Session<R> {
     current: Option<HostPort>,
     /// While connected read-only: when to probe for a read-write server, and the interval.
     ro_probe: Option<(Instant, Duration)>,
+    /// The session whose connection was last announced (0: none yet): tells a session's
+    /// first connection (`Connected`) from the next ones (`Reconnected`).
+    announced: i64,
+    /// The expired session being replaced, while renewing.
+    renewed_from: Option<i64>,
     out: Transmit,
     decoder: FrameDecoder,
     effects: VecDeque<Effect<R>>,
@@ -250,6 +269,8 @@ impl<R> Session<R> {
             set_watches_in_flight: 0,
             current: None,
             ro_probe: None,
+            announced: 0,
+            renewed_from: None,
             out: Transmit::new(),
             decoder: FrameDecoder::default(),
             effects: VecDeque::new(),
@@ -477,7 +498,7 @@ impl<R> Session<R> {
                     session_id = self.session_id,
                     "no server accepted the session within its timeout; expired"
                 );
-                self.terminate(SessionState::Expired, Error::SessionExpired);
+                self.expired(now);
                 true
             }
             _ => false,
@@ -518,13 +539,6 @@ impl<R> Session<R> {
         }
         self.watches.clear();
         self.set_state(state);
-    }
-
-    fn set_state(&mut self, state: SessionState) {
-        if self.state != state {
-            self.state = state;
-            self.effects.push_back(Effect::State(state));
-        }
     }
 
     fn notify_persistent(&mut self, state: SessionState) {

@@ -28,6 +28,10 @@ use std::fmt;
 ///   client when no server accepted the session within the session timeout since the last
 ///   contact; `AuthFailed` when a server rejects the credentials; `Closed` after
 ///   [`Client::close`](crate::Client::close) or when every `Client` handle is dropped.
+/// - With [`ClientBuilder::renew_session_on_expiry`](crate::ClientBuilder::renew_session_on_expiry),
+///   `Expired` is not terminal: the client goes on to `Connecting` and a new session.
+///   [`Client::events`](crate::Client::events) tells this apart without missing any step (a
+///   `watch` channel only keeps the latest state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SessionState {
@@ -39,7 +43,7 @@ pub enum SessionState {
     ConnectedReadOnly,
     /// The connection was lost; reconnecting with the same session.
     Disconnected,
-    /// The session expired (terminal).
+    /// The session expired (terminal, unless renewal is on).
     Expired,
     /// Authentication failed (terminal).
     AuthFailed,
@@ -56,7 +60,8 @@ impl SessionState {
         )
     }
 
-    /// True for the states no session leaves: `Expired`, `AuthFailed`, `Closed`.
+    /// True for the states no session leaves: `Expired`, `AuthFailed`, `Closed` (a client
+    /// that renews its session leaves `Expired` for a new session).
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -13,9 +13,9 @@ use zk_proto::{
 use super::*;
 use crate::hosts::HostPort;
 
-const T: Duration = Duration::from_secs(6);
+pub(super) const T: Duration = Duration::from_secs(6);
 
-fn config(hosts: usize) -> Config {
+pub(super) fn config(hosts: usize) -> Config {
     Config {
         hosts: (0..hosts)
             .map(|i| HostPort {
@@ -31,18 +31,19 @@ fn config(hosts: usize) -> Config {
         session: None,
         auth: Vec::new(),
         seed: 7,
+        renew: false,
     }
 }
 
 /// The core plus a scripted server end.
-struct Harness {
-    core: Session<u32>,
-    now: Instant,
-    effects: Vec<Effect<u32>>,
+pub(super) struct Harness {
+    pub(super) core: Session<u32>,
+    pub(super) now: Instant,
+    pub(super) effects: Vec<Effect<u32>>,
 }
 
 impl Harness {
-    fn new(cfg: Config) -> Harness {
+    pub(super) fn new(cfg: Config) -> Harness {
         let now = Instant::now();
         let mut h = Harness {
             core: Session::new(cfg, now),
@@ -53,7 +54,7 @@ impl Harness {
         h
     }
 
-    fn drain(&mut self) -> Vec<Effect<u32>> {
+    pub(super) fn drain(&mut self) -> Vec<Effect<u32>> {
         let mut out = Vec::new();
         while let Some(e) = self.core.poll_effect() {
             out.push(e);
@@ -62,13 +63,13 @@ impl Harness {
         out
     }
 
-    fn advance(&mut self, d: Duration) {
+    pub(super) fn advance(&mut self, d: Duration) {
         self.now += d;
         self.core.on_timeout(self.now);
     }
 
     /// Frames the client sent since the last call.
-    fn sent(&mut self) -> Vec<Bytes> {
+    pub(super) fn sent(&mut self) -> Vec<Bytes> {
         let mut chunks = VecDeque::new();
         self.core.poll_transmit(&mut chunks);
         let mut buf = BytesMut::new();
@@ -83,20 +84,20 @@ impl Harness {
         frames
     }
 
-    fn requests(&mut self) -> Vec<(RequestHeader, Request)> {
+    pub(super) fn requests(&mut self) -> Vec<(RequestHeader, Request)> {
         self.sent()
             .iter()
             .map(|f| decode_request(f).unwrap())
             .collect()
     }
 
-    fn feed(&mut self, bytes: BytesMut) {
+    pub(super) fn feed(&mut self, bytes: BytesMut) {
         let mut bytes = bytes;
         self.core.on_received(&mut bytes, self.now);
     }
 
     /// Completes the handshake with session `id` and timeout `T`.
-    fn establish(&mut self, id: i64, read_only: bool) -> ConnectRequest {
+    pub(super) fn establish(&mut self, id: i64, read_only: bool) -> ConnectRequest {
         self.core.on_connected(self.now);
         let frames = self.sent();
         let request = ConnectRequest::decode_exact(&frames[0]).unwrap();
@@ -115,13 +116,13 @@ impl Harness {
         request
     }
 
-    fn reply(&mut self, xid: i32, zxid: i64, err: ErrorCode, body: Option<Response>) {
+    pub(super) fn reply(&mut self, xid: i32, zxid: i64, err: ErrorCode, body: Option<Response>) {
         let mut buf = BytesMut::new();
         encode_reply(&mut buf, &ReplyHeader { xid, zxid, err }, body.as_ref());
         self.feed(buf);
     }
 
-    fn event(&mut self, zxid: i64, event_type: WireEvent, path: &str) {
+    pub(super) fn event(&mut self, zxid: i64, event_type: WireEvent, path: &str) {
         let mut buf = BytesMut::new();
         encode_event(
             &mut buf,
@@ -137,7 +138,7 @@ impl Harness {
 
     /// Submits `request` as the client does: encoded up front, with the server path for the
     /// watch bookkeeping.
-    fn submit(&mut self, token: u32, request: Request, watch: Option<WatchOp>) {
+    pub(super) fn submit(&mut self, token: u32, request: Request, watch: Option<WatchOp>) {
         let watch = watch.map(|w| (w, request.path().unwrap_or("/").to_string()));
         self.core.submit(
             Submit {
@@ -150,7 +151,7 @@ impl Harness {
     }
 }
 
-fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
+pub(super) fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
     match e {
         Effect::Connect(h) => Effect::Connect(h.clone()),
         Effect::Disconnect => Effect::Disconnect,
@@ -163,25 +164,29 @@ fn clone_effect(e: &Effect<u32>) -> Effect<u32> {
             event: event.clone(),
         },
         Effect::State(s) => Effect::State(*s),
+        Effect::Event { event, negotiated } => Effect::Event {
+            event: event.clone(),
+            negotiated: *negotiated,
+        },
         Effect::Probe(h) => Effect::Probe(h.clone()),
     }
 }
 
-fn get_data(path: &str, watch: bool) -> Request {
+pub(super) fn get_data(path: &str, watch: bool) -> Request {
     Request::GetData(GetDataRequest {
         path: path.into(),
         watch,
     })
 }
 
-fn data_response() -> Response {
+pub(super) fn data_response() -> Response {
     Response::GetData(GetDataResponse {
         data: Some(Bytes::from_static(b"d")),
         stat: Stat::default(),
     })
 }
 
-fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Response>)> {
+pub(super) fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Response>)> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -191,7 +196,7 @@ fn completions(effects: &[Effect<u32>]) -> Vec<(u32, Result<Response>)> {
         .collect()
 }
 
-fn states(effects: &[Effect<u32>]) -> Vec<SessionState> {
+pub(super) fn states(effects: &[Effect<u32>]) -> Vec<SessionState> {
     effects
         .iter()
         .filter_map(|e| match e {

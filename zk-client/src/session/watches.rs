@@ -328,6 +328,23 @@ impl Registry {
         out
     }
 
+    /// Unregisters every settled one-shot watcher (the session expired) and returns them.
+    /// Persistent watchers and those whose request is still queued stay.
+    pub(crate) fn take_one_shots(&mut self) -> Vec<WatcherId> {
+        let mut out = Vec::new();
+        for entry in self.paths.values_mut() {
+            for kind in [WatchKind::Data, WatchKind::Exist, WatchKind::Child] {
+                out.append(&mut entry.by_kind[kind as usize]);
+            }
+        }
+        for id in &out {
+            self.watchers.remove(id);
+        }
+        self.paths.retain(|_, entry| !entry.is_empty());
+        out.sort_unstable();
+        out
+    }
+
     /// Every registered watcher and whether it is persistent.
     pub(crate) fn all(&self) -> impl Iterator<Item = (WatcherId, bool)> + '_ {
         self.watchers

@@ -9,6 +9,7 @@
 mod auth;
 mod chroot;
 mod faults;
+mod lifecycle;
 mod multi;
 mod ops;
 mod pipelining;

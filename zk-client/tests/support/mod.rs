@@ -53,6 +53,11 @@ pub trait Cluster: Send + Sync {
     fn mode(&self, i: usize) -> Option<String>;
     /// The paths member `i` holds watches on for session `session_id` (from `wchc`).
     fn watched_paths(&self, i: usize, session_id: i64) -> Vec<String>;
+    /// Ends session `session_id` on the server side now, as its expiry would: ephemerals go,
+    /// its connection closes, and resuming it gets the "expired" answer. (zk-testserver
+    /// expires it; real ZooKeeper has no such hook, so another connection takes the session
+    /// over with its password and closes it: keep the owner from reconnecting meanwhile.)
+    fn expire_session(&self, session_id: i64, password: &[u8]);
 }
 
 /// Server settings a test may ask for.
@@ -201,6 +206,23 @@ pub async fn wait_state(
         }
     })
     .await
+}
+
+/// Takes session `session_id` over from `connect_string` with its password and closes it.
+/// Blocking: runs its own runtime.
+pub fn close_session_elsewhere(connect_string: &str, session_id: i64, password: &[u8]) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let taker = Client::builder(connect_string)
+            .session(zk_client::SessionId(session_id), password)
+            .connect()
+            .await
+            .expect("take the session over");
+        taker.close().await.expect("close the session");
+    });
 }
 
 /// Runs a blocking harness call off the async runtime.

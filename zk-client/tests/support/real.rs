@@ -48,6 +48,9 @@ impl Cluster for Real {
     fn watched_paths(&self, i: usize, session_id: i64) -> Vec<String> {
         paths_in_wchc(&self.0.four_letter(i, "wchc").expect("wchc"), session_id)
     }
+    fn expire_session(&self, session_id: i64, password: &[u8]) {
+        super::close_session_elsewhere(&self.connect_string(), session_id, password);
+    }
 }
 
 /// Launches `members` JVMs (1 = standalone) and waits until they serve.

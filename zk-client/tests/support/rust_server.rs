@@ -96,6 +96,12 @@ impl Cluster for RustServer {
         assert_eq!(i, 0, "a zk-testserver is a single member");
         paths_in_wchc(&self.four_letter("wchc").expect("wchc"), session_id)
     }
+    fn expire_session(&self, session_id: i64, _password: &[u8]) {
+        let server = Arc::clone(&self.server);
+        let expired =
+            on_server_runtime(async move { server.lock().await.expire_session(session_id).await });
+        assert!(expired, "no session {session_id:#x} to expire");
+    }
 }
 
 /// Starts a standalone zk-testserver configured like the real servers of `super::real`.
