@@ -10,6 +10,8 @@
 
 #![warn(missing_docs)]
 
+pub mod connection;
 mod error;
 
+pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use error::{Error, Result};
