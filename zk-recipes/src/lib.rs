@@ -12,6 +12,8 @@
 
 pub mod connection;
 mod error;
+pub mod fencing;
 
 pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use error::{Error, Result};
+pub use fencing::FencingToken;
