@@ -27,7 +27,9 @@ pub struct FencingToken {
 }
 
 impl FencingToken {
-    pub(crate) fn new(path: String, czxid: i64, session: SessionId) -> FencingToken {
+    /// A token for the node at `path` created at `czxid` and owned by `session` (recipes make
+    /// them; this is for code that stores and restores tokens).
+    pub fn new(path: String, czxid: i64, session: SessionId) -> FencingToken {
         FencingToken {
             path,
             czxid,
