@@ -68,16 +68,16 @@ impl FencingToken {
                 results.remove(0);
                 Ok(results)
             }
-            Err(zk_client::Error::MultiFailed { index: 0, source }) => {
-                tracing::debug!(path = %self.path, error = %source, "fenced write refused");
+            Err(zk_client::Error::MultiFailed { index: 0, code }) => {
+                tracing::debug!(path = %self.path, error = %zk_client::Error::from_code(code), "fenced write refused");
                 Err(Error::Fenced {
                     path: self.path.clone(),
                 })
             }
-            Err(zk_client::Error::MultiFailed { index, source }) => {
+            Err(zk_client::Error::MultiFailed { index, code }) => {
                 Err(Error::Client(zk_client::Error::MultiFailed {
                     index: index - 1,
-                    source,
+                    code,
                 }))
             }
             Err(e) => Err(e.into()),
