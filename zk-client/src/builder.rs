@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::ConnectString;
+use crate::retry::RetryPolicy;
 use crate::session::{Config, Session, SessionState};
 
 /// Settings of a [`Client`]; made by [`Client::builder`].
@@ -39,6 +40,7 @@ pub struct ClientBuilder {
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
     renew: bool,
+    retry_policy: RetryPolicy,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsConfig>,
 }
@@ -55,6 +57,7 @@ impl ClientBuilder {
             session: None,
             watch_buffer: 1024,
             renew: false,
+            retry_policy: RetryPolicy::default(),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -132,6 +135,14 @@ impl ClientBuilder {
     /// caches and persistent watchers depend on). See the crate's `guide` module.
     pub fn renew_session_on_expiry(mut self, renew: bool) -> Self {
         self.renew = renew;
+        self
+    }
+
+    /// The retry policy of [`Client::retry`], [`Client::retrying`] and
+    /// [`Client::create_protected`] (default: [`RetryPolicy::default`]). Plain operations
+    /// never retry by themselves; see [the retry guide](crate::retry).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
         self
     }
 
@@ -229,7 +240,9 @@ impl ClientBuilder {
             next_watcher: AtomicU64::new(1),
             watch_buffer: self.watch_buffer,
         });
-        Ok(Client::from_parts(commands_tx, shared))
+        let mut client = Client::from_parts(commands_tx, shared);
+        client.set_retry_policy(self.retry_policy.clone());
+        Ok(client)
     }
 
     #[cfg(feature = "tls")]

@@ -70,12 +70,16 @@ pub(crate) struct Shared {
 pub struct Client {
     commands: mpsc::UnboundedSender<Command>,
     shared: Arc<Shared>,
+    /// Settings of this handle only: retry policy, request timeout (see `retry.rs`).
+    pub(crate) handle: crate::retry::HandleOptions,
 }
 
 /// The reply of one request.
 struct Reply {
     state: ReplyState,
     shared: Arc<Shared>,
+    /// This handle's request timeout ([`Client::with_request_timeout`]).
+    deadline: Option<crate::retry::Deadline>,
 }
 
 enum ReplyState {
@@ -93,7 +97,10 @@ impl Future for Reply {
             ReplyState::Waiting(rx) => match Pin::new(rx).poll(cx) {
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(terminal_error(&this.shared))),
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => match &mut this.deadline {
+                    Some(deadline) => deadline.poll_expired(cx).map(|()| Err(Error::Timeout)),
+                    None => Poll::Pending,
+                },
             },
         }
     }
@@ -122,7 +129,11 @@ impl Client {
         commands: mpsc::UnboundedSender<Command>,
         shared: Arc<Shared>,
     ) -> Self {
-        Client { commands, shared }
+        Client {
+            commands,
+            shared,
+            handle: Default::default(),
+        }
     }
 
     /// The session id (0 before the first session).
@@ -174,6 +185,7 @@ impl Client {
                 return Reply {
                     state: ReplyState::Failed(Some(e)),
                     shared,
+                    deadline: None,
                 }
             }
         };
@@ -190,7 +202,11 @@ impl Client {
             Ok(()) => ReplyState::Waiting(rx),
             Err(_) => ReplyState::Failed(Some(terminal_error(&shared))),
         };
-        Reply { state, shared }
+        Reply {
+            state,
+            shared,
+            deadline: self.handle.deadline(),
+        }
     }
 
     /// Encodes a request the generic way and queues it.
@@ -472,7 +488,8 @@ impl Client {
     }
 
     /// Runs writes atomically: either all apply (one result per op, in order) or none does,
-    /// and the error is [`Error::MultiFailed`] with the index and cause of the first failure.
+    /// and the error is [`Error::MultiFailed`] with the index and error code of the first
+    /// failure.
     pub fn multi(
         &self,
         ops: &[Op],
@@ -489,10 +506,7 @@ impl Client {
                 return Err(unexpected_response());
             };
             if let Some((index, code)) = response.first_error() {
-                return Err(Error::MultiFailed {
-                    index,
-                    source: Box::new(Error::from_code(code)),
-                });
+                return Err(Error::MultiFailed { index, code });
             }
             response
                 .results
@@ -510,10 +524,7 @@ impl Client {
                     MultiResult::Delete => Ok(OpResult::Delete),
                     MultiResult::SetData(r) => Ok(OpResult::SetData(r.stat)),
                     MultiResult::Check => Ok(OpResult::Check),
-                    MultiResult::Error(code) => Err(Error::MultiFailed {
-                        index,
-                        source: Box::new(Error::from_code(code)),
-                    }),
+                    MultiResult::Error(code) => Err(Error::MultiFailed { index, code }),
                     _ => Err(unexpected_response()),
                 })
                 .collect()
@@ -754,6 +765,7 @@ impl Client {
         let reply = Reply {
             state,
             shared: self.shared.clone(),
+            deadline: self.handle.deadline(),
         };
         async move { reply.await.map(|_| ()) }
     }

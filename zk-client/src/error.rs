@@ -93,14 +93,16 @@ pub enum Error {
     /// The server broke the protocol (an undecodable reply, an xid out of order).
     #[error("protocol violation: {0}")]
     Decode(DecodeError),
-    /// An atomic multi failed: the operation at `index` failed with `source`, and no operation
-    /// of the multi was applied.
-    #[error("multi operation {index} failed: {source}")]
+    /// An atomic multi failed: the operation at `index` failed with the server error `code`
+    /// (e.g. `Error::MultiFailed { index: 1, code: ErrorCode::BadVersion }`), and no
+    /// operation of the multi was applied. [`Error::from_code`] turns `code` into the error
+    /// the operation alone would have given.
+    #[error("multi operation {index} failed: {}", Error::from_code(*code))]
     MultiFailed {
         /// The index of the first failing operation.
         index: usize,
         /// Why it failed.
-        source: Box<Error>,
+        code: ErrorCode,
     },
     /// A system or server-side error (-1).
     #[error("server system error")]
@@ -356,8 +358,9 @@ mod tests {
         assert!(!Error::NoNode.is_terminal());
         let multi = Error::MultiFailed {
             index: 1,
-            source: Box::new(Error::BadVersion),
+            code: ErrorCode::BadVersion,
         };
+        assert_eq!(multi.to_string(), "multi operation 1 failed: bad version");
         assert!(multi.has_no_data_change());
         assert!(!multi.is_retryable());
     }

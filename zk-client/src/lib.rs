@@ -93,6 +93,9 @@ mod frame;
 mod helpers;
 mod hosts;
 mod ops;
+mod protected;
+pub mod retry;
+mod sequence;
 mod session;
 #[cfg(feature = "tls")]
 mod tls;
@@ -120,8 +123,11 @@ pub use ops::{
     AddWatchMode, CreateMode, CreateOptions, Op, OpResult, ReadOp, ReadResult, Reconfig,
     WatcherType,
 };
+pub use protected::{protected_id, strip_protected, PROTECTED_PREFIX};
+pub use retry::{Idempotence, RetryPolicy, Retrying};
+pub use sequence::{parse_sequence, parse_sequence_after, Sequence, SEQUENCE_LEN};
 pub use session::SessionState;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 pub use watcher::{OneshotWatcher, PersistentWatcher};
-pub use zk_proto::{perms, Acl, ClientInfo, Id, PathError, Stat};
+pub use zk_proto::{perms, Acl, ClientInfo, ErrorCode, Id, PathError, Stat};

@@ -23,6 +23,23 @@ pub enum Error {
         /// The node.
         path: String,
     },
+    /// A recipe path is not an absolute, non-root path without a trailing slash.
+    #[error("invalid recipe path {0:?}")]
+    InvalidPath(String),
+    /// A fenced write was refused: the owned node (of a lock or leadership) is gone, so the
+    /// lock or leadership was lost. None of the writes applied.
+    #[error("fenced write refused: {path} is gone")]
+    Fenced {
+        /// The owned node that is gone.
+        path: String,
+    },
+    /// A read lock holder asked for the write lock of the same read/write lock (upgrade is
+    /// never granted: two upgrading readers would deadlock).
+    #[error("lock upgrade refused: release the read lock first")]
+    LockUpgrade,
+    /// The recipe was closed.
+    #[error("recipe closed")]
+    RecipeClosed,
 }
 
 /// `Result<T, zk_recipes::Error>`.

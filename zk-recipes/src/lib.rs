@@ -10,7 +10,9 @@
 
 #![warn(missing_docs)]
 
+pub mod connection;
 mod error;
+pub mod fencing;
 
 mod barrier;
 mod counter;
@@ -21,5 +23,7 @@ mod queue;
 pub use barrier::Barrier;
 pub use counter::{AtomicOutcome, AtomicValue, SharedCount, VersionedCount};
 pub use double_barrier::DoubleBarrier;
+pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use error::{Error, Result};
+pub use fencing::FencingToken;
 pub use queue::{DelayQueue, LockingQueue, PriorityQueue, Queue, QueueItem};

@@ -13,6 +13,7 @@ mod lifecycle;
 mod multi;
 mod ops;
 mod pipelining;
+mod protected;
 mod session;
 mod tls;
 mod watches;
