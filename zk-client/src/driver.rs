@@ -23,7 +23,7 @@ use tracing::Instrument;
 use zk_proto::Response;
 
 use crate::error::Result;
-use crate::event::WatchedEvent;
+use crate::event::{EventType, WatchedEvent};
 use crate::events::Hub;
 use crate::frame::FramePool;
 use crate::hosts::HostPort;
@@ -342,6 +342,7 @@ impl Driver {
     }
 
     fn deliver(&mut self, sinks: &mut HashMap<WatcherId, Sink>, id: WatcherId, ev: WatchedEvent) {
+        let removed = ev.event_type == EventType::PersistentWatchRemoved;
         match sinks.get(&id) {
             Some(Sink::Oneshot(_)) => {
                 if let Some(Sink::Oneshot(tx)) = sinks.remove(&id) {
@@ -349,6 +350,11 @@ impl Driver {
                 }
             }
             Some(Sink::Persistent { tx, lagged }) => match tx.try_send(ev) {
+                // The server confirmed removeWatches: the watcher is unregistered, and its
+                // stream ends after this event.
+                Ok(()) if removed => {
+                    sinks.remove(&id);
+                }
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::warn!(watcher = id, "persistent watcher fell behind; dropping it");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use zk_client::{
     Acl, AddWatchMode, Client, CreateMode, CreateOptions, Error, EventType, LossReason,
-    SessionEvent, SessionId, SessionState,
+    SessionEvent, SessionId, SessionState, WatcherType,
 };
 
 use crate::support::{self, blocking, launch, proxy::Proxy, wait_state, within, Cluster};
@@ -301,4 +301,49 @@ async fn renewal_restores_persistent_watches_and_credentials() {
         .unwrap();
     client.close().await.unwrap();
     writer.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn persistent_watch_stream_ends_after_remove_watches() {
+    if !support::available() {
+        return;
+    }
+    let cluster = support::shared();
+    let client = support::connect(&cluster).await;
+    let path = unique_path("removed");
+    let persistent = CreateOptions::new(CreateMode::Persistent);
+    client.create(&path, b"", &persistent).await.unwrap();
+    let mut single = client
+        .add_watch(&path, AddWatchMode::Persistent)
+        .await
+        .unwrap();
+    let tree_root = unique_path("removed-tree");
+    let mut tree = client
+        .add_watch(&tree_root, AddWatchMode::PersistentRecursive)
+        .await
+        .unwrap();
+    client.set_data(&path, b"1", None).await.unwrap();
+    let e = within(10, "a change", single.next()).await.unwrap();
+    assert_eq!(e.event_type, EventType::NodeDataChanged);
+
+    for (watched, stream) in [(&path, &mut single), (&tree_root, &mut tree)] {
+        client
+            .remove_watches(watched, WatcherType::Any)
+            .await
+            .unwrap();
+        let e = within(10, "the removal", stream.next()).await.unwrap();
+        assert_eq!(
+            (e.event_type, e.path.as_str()),
+            (EventType::PersistentWatchRemoved, watched.as_str())
+        );
+        assert_eq!(within(10, "the end", stream.next()).await, None);
+        assert!(!stream.is_lagged());
+    }
+    // The server forgot them: nothing is left to remove, and changes reach nobody.
+    assert_eq!(
+        client.remove_watches(&path, WatcherType::Any).await,
+        Err(Error::NoWatcher)
+    );
+    client.set_data(&path, b"2", None).await.unwrap();
+    client.close().await.unwrap();
 }
