@@ -9,14 +9,15 @@
 //! - Suspended: waiters keep waiting. The client re-registers the watch when it reconnects
 //!   (`setWatches2` with the last zxid seen), so a removal during the disconnect still wakes
 //!   them; every wake-up re-checks the node.
-//! - Lost: waits fail with the client's terminal error (`SessionExpired`, `Closed`).
+//! - Lost: waits fail with the client's terminal error (`SessionExpired`, `Closed`), unless
+//!   the client renews its session (`renew_session_on_expiry`): then they go on.
 
 use std::time::Duration;
 
 use zk_client::{Client, CreateMode, CreateOptions, Error as ClientError};
 
 use crate::error::Result;
-use crate::node_util::{check_path, deadline_after, retry, terminal_error, until};
+use crate::node_util::{check_path, deadline_after, retry, until, wait_connected};
 
 /// A barrier: while its node exists, [`Barrier::wait`] blocks.
 ///
@@ -115,8 +116,11 @@ impl Barrier {
             tracing::trace!(path = %self.path, "waiting for the barrier");
             match until(deadline, watcher.changed()).await {
                 None => return Ok(false),
+                // The session ended: go on if the client renewed it, else fail.
                 Some(event) if event.state.is_terminal() => {
-                    return Err(terminal_error(event.state).into())
+                    if !wait_connected(&self.client, deadline).await? {
+                        return Ok(false);
+                    }
                 }
                 // Whatever woke us, the loop checks the node again.
                 Some(_) => {}

@@ -451,16 +451,18 @@ impl AtomicValue {
                     crate::node_util::delete_in_background(&self.client, marker, None);
                     return Ok(Attempt::Applied);
                 }
-                Err(ClientError::MultiFailed { index: 0, source }) => match *source {
-                    ClientError::NoNode if version.is_none() && !parents_made => {
-                        create_parent_containers(&self.client, &self.path).await?;
-                        parents_made = true;
+                Err(ClientError::MultiFailed { index: 0, code }) => {
+                    match ClientError::from_code(code) {
+                        ClientError::NoNode if version.is_none() && !parents_made => {
+                            create_parent_containers(&self.client, &self.path).await?;
+                            parents_made = true;
+                        }
+                        ClientError::BadVersion | ClientError::NoNode | ClientError::NodeExists => {
+                            return Ok(Attempt::Conflict)
+                        }
+                        other => return Err(other.into()),
                     }
-                    ClientError::BadVersion | ClientError::NoNode | ClientError::NodeExists => {
-                        return Ok(Attempt::Conflict)
-                    }
-                    other => return Err(other.into()),
-                },
+                }
                 Err(e) if e.is_retryable() => {
                     // Decide by the marker: it exists exactly when the write applied (our
                     // session still lives, so an ephemeral of ours cannot have vanished).

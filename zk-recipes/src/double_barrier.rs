@@ -25,7 +25,8 @@
 //! - Suspended: waits continue; the client restores the watches on reconnect and the loop
 //!   re-reads the barrier after every wake-up.
 //! - Lost: waits fail with the terminal error. The participant's ephemeral node is gone with
-//!   its session, so the others stop counting it.
+//!   its session, so the others stop counting it. If the client renews its session, a
+//!   waiting `enter` creates its node again in the new session and goes on.
 //!
 //! Dropping a handle that entered and did not leave deletes its node in the background.
 
@@ -36,7 +37,7 @@ use zk_client::{Client, CreateMode, CreateOptions, Error as ClientError, Op};
 
 use crate::error::Result;
 use crate::node_util::{
-    check_path, create_in_containers, deadline_after, retry, terminal_error, until, uuid4,
+    check_path, create_in_containers, deadline_after, retry, until, uuid4, wait_connected,
 };
 
 const READY: &str = "ready";
@@ -182,8 +183,8 @@ impl DoubleBarrier {
                         tracing::debug!(path = %self.path, count, "double barrier full: ready created");
                         return Ok(true);
                     }
-                    Err(ClientError::MultiFailed { index, source })
-                        if index == count && *source == ClientError::NodeExists =>
+                    Err(ClientError::MultiFailed { index, code })
+                        if index == count && code == zk_proto::ErrorCode::NodeExists =>
                     {
                         return Ok(true);
                     }
@@ -197,7 +198,11 @@ impl DoubleBarrier {
             match until(deadline, watcher.changed()).await {
                 None => return self.abandon_enter().await,
                 Some(event) if event.state.is_terminal() => {
-                    return Err(terminal_error(event.state).into())
+                    // Our node died with the session; with a renewed session, join again.
+                    if !wait_connected(&client, deadline).await? {
+                        return self.abandon_enter().await;
+                    }
+                    created = false;
                 }
                 // GH-1290: whatever woke us, the loop checks `ready` again.
                 Some(_) => {}
@@ -270,7 +275,9 @@ impl DoubleBarrier {
                     return Ok(false);
                 }
                 Some(event) if event.state.is_terminal() => {
-                    return Err(terminal_error(event.state).into())
+                    if !wait_connected(&client, deadline).await? {
+                        return Ok(false);
+                    }
                 }
                 Some(_) => {}
             }

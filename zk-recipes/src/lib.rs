@@ -21,9 +21,9 @@ mod node_util;
 mod queue;
 
 pub use barrier::Barrier;
+pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use counter::{AtomicOutcome, AtomicValue, SharedCount, VersionedCount};
 pub use double_barrier::DoubleBarrier;
-pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use error::{Error, Result};
 pub use fencing::FencingToken;
 pub use queue::{DelayQueue, LockingQueue, PriorityQueue, Queue, QueueItem};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use zk_client::{Client, CreateMode, CreateOptions, SessionState, Stat};
+use zk_client::{Client, CreateMode, CreateOptions, LossReason, SessionEvent, SessionState, Stat};
 
 use crate::error::Error;
 
@@ -35,32 +35,29 @@ pub(crate) fn terminal_error(state: SessionState) -> zk_client::Error {
     }
 }
 
-/// Waits until the client is connected. `Ok(false)` when `deadline` passes first; an error
-/// when the session ends.
+/// Waits until the client is connected (after a renewal too). `Ok(false)` when `deadline`
+/// passes first; an error when the session is over for good.
 pub(crate) async fn wait_connected(
     client: &Client,
     deadline: Option<Instant>,
 ) -> Result<bool, zk_client::Error> {
-    let mut state = client.state();
+    let mut events = client.events();
+    let mut last_loss = None;
     loop {
-        let current = *state.borrow_and_update();
-        if current.is_connected() {
-            return Ok(true);
-        }
-        if current.is_terminal() {
-            return Err(terminal_error(current));
-        }
-        let changed = state.changed();
-        match deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, changed).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(zk_client::Error::Closed),
-                Err(_) => return Ok(false),
-            },
+        let next = match until(deadline, events.next()).await {
+            Some(next) => next,
+            None => return Ok(false),
+        };
+        match next {
+            Some(event) if event.is_connected() => return Ok(true),
+            Some(SessionEvent::Lost { reason, .. }) => last_loss = Some(reason),
+            Some(_) => {}
             None => {
-                if changed.await.is_err() {
-                    return Err(zk_client::Error::Closed);
-                }
+                return Err(match last_loss {
+                    Some(LossReason::Expired) => zk_client::Error::SessionExpired,
+                    Some(LossReason::AuthFailed) => zk_client::Error::AuthFailed,
+                    _ => terminal_error(*client.state().borrow()),
+                })
             }
         }
     }

@@ -9,7 +9,7 @@ use zk_client::{Bytes, Client, CreateMode, CreateOptions, Error as ClientError, 
 
 use super::format::{self, Kind};
 use crate::error::Result;
-use crate::node_util::{ensure_node, retry, terminal_error, uuid4};
+use crate::node_util::{ensure_node, retry, uuid4};
 
 /// One queue: its path, naming, and (for the locking queue) its lock directory.
 #[derive(Debug)]
@@ -169,8 +169,12 @@ impl Core {
                 (a, b) => a.or(b),
             };
             tracing::trace!(queue = %self.path, "waiting for items");
-            if let Some(state) = wait_any(items_changed, locks_changed, wake).await {
-                return Err(terminal_error(state).into());
+            if wait_any(items_changed, locks_changed, wake).await.is_some()
+                && !crate::node_util::wait_connected(&self.client, deadline).await?
+            {
+                // The session ended and was renewed too late (or not at all: then the call
+                // above failed with the terminal error).
+                return Ok(None);
             }
         }
     }
