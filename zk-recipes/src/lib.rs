@@ -15,12 +15,14 @@ mod error;
 pub mod fencing;
 
 mod barrier;
+mod cache;
 mod counter;
 mod double_barrier;
 mod node_util;
 mod queue;
 
 pub use barrier::Barrier;
+pub use cache::{CacheEvent, ChildrenCache, NodeCache, NodeData, TreeCache};
 pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use counter::{AtomicOutcome, AtomicValue, SharedCount, VersionedCount};
 pub use double_barrier::DoubleBarrier;

@@ -2,6 +2,7 @@
 //! (real ZooKeeper 3.8): every test here runs against both.
 
 mod barrier;
+mod cache;
 mod counter;
 mod queue;
 
@@ -65,4 +66,21 @@ fn rounds(default: usize) -> usize {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// Waits for the first event of `events` that `pred` accepts, skipping others.
+async fn expect_event(
+    events: &mut tokio::sync::broadcast::Receiver<zk_recipes::CacheEvent>,
+    what: &str,
+    pred: impl Fn(&zk_recipes::CacheEvent) -> bool,
+) -> zk_recipes::CacheEvent {
+    support::within(15, what, async {
+        loop {
+            let event = events.recv().await.expect("cache events");
+            if pred(&event) {
+                return event;
+            }
+        }
+    })
+    .await
 }
