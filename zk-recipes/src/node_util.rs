@@ -139,22 +139,23 @@ pub(crate) async fn ensure_node(
     }
 }
 
-/// Checks that `path` is an absolute ZooKeeper path a recipe may own.
+/// Checks that `path` is an absolute ZooKeeper path a recipe may own (not the root).
 pub(crate) fn check_path(path: &str) -> Result<(), Error> {
-    zk_proto::validate_path(path, false).map_err(|source| {
-        Error::Client(zk_client::Error::BadArguments(
-            zk_client::ArgumentError::InvalidPath {
-                path: path.to_string(),
-                source,
-            },
-        ))
-    })?;
-    if path == "/" {
-        return Err(Error::Client(zk_client::Error::BadArguments(
-            zk_client::ArgumentError::RootNode,
-        )));
+    if path == "/" || zk_proto::validate_path(path, false).is_err() {
+        return Err(Error::InvalidPath(path.to_string()));
     }
     Ok(())
+}
+
+/// `parent/name`, checking that `name` is a single path component.
+pub(crate) fn child_path(parent: &str, name: &str) -> Result<String, Error> {
+    check_path(parent)?;
+    let path = zk_proto::path::join(parent, name);
+    if name.is_empty() || name.contains('/') {
+        return Err(Error::InvalidPath(path));
+    }
+    check_path(&path)?;
+    Ok(path)
 }
 
 /// Aborts a background task when dropped.

@@ -4,6 +4,8 @@
 mod barrier;
 mod cache;
 mod counter;
+mod naming;
+mod nodes;
 mod queue;
 
 use std::sync::Arc;
@@ -38,16 +40,31 @@ async fn reconnect(proxy: &Proxy, client: &Client) {
     support::wait_state(client, 30, |s| s == SessionState::Connected).await;
 }
 
-#[allow(dead_code)]
-/// Ends `client`'s session from the server side: another client takes the session over
-/// and closes it (works on every server).
-async fn expire(cluster: &Arc<dyn Cluster>, client: &Client) {
+/// Ends `client`'s session from the server side: with the client cut off (so that it cannot
+/// take its session back meanwhile), another client takes the session over and closes it.
+/// Works on every server. The client learns of the expiry when it reconnects.
+async fn expire(cluster: &Arc<dyn Cluster>, proxy: &Proxy, client: &Client) {
+    disconnect(proxy, client).await;
     let thief = Client::builder(cluster.connect_string())
         .session(client.session_id(), &client.session_password())
         .connect()
         .await
         .expect("take the session over");
     thief.close().await.expect("close the stolen session");
+    proxy.set_blocked(false);
+}
+
+/// A proxied client that renews its session after expiry.
+async fn renewing(cluster: &Arc<dyn Cluster>) -> (Proxy, Client) {
+    let proxy = Proxy::start(cluster.member_addr(0)).await;
+    let client = Client::builder(proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(10))
+        .request_timeout(Duration::from_secs(30))
+        .renew_session_on_expiry(true)
+        .connect()
+        .await
+        .expect("connect");
+    (proxy, client)
 }
 
 /// The seed of a randomized test: `ZK_TEST_SEED` or a fresh one, printed.
