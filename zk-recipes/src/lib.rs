@@ -14,15 +14,15 @@ pub mod connection;
 mod error;
 pub mod fencing;
 
-mod barrier;
-mod cache;
-mod counter;
-mod double_barrier;
-mod group;
+pub mod barrier;
+pub mod cache;
+pub mod counter;
+pub mod double_barrier;
+pub mod group;
 mod node_util;
-mod persistent_node;
-mod queue;
-mod registry;
+pub mod persistent_node;
+pub mod queue;
+pub mod registry;
 
 pub use barrier::Barrier;
 pub use cache::{CacheEvent, ChildrenCache, NodeCache, NodeData, TreeCache};
