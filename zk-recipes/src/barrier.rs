@@ -21,15 +21,18 @@ use crate::node_util::{check_path, deadline_after, retry, until, wait_connected}
 
 /// A barrier: while its node exists, [`Barrier::wait`] blocks.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use std::time::Duration;
 /// use zk_recipes::Barrier;
 ///
 /// let barrier = Barrier::new(&client, "/app/deploy-gate")?;
 /// barrier.set().await?;
 /// // ... elsewhere, workers wait (with or without a timeout):
-/// let opened = barrier.wait_timeout(Duration::from_secs(1)).await?;
+/// let opened = barrier.wait_timeout(Duration::from_millis(100)).await?;
 /// assert!(!opened);
 /// barrier.remove().await?;
 /// barrier.wait().await?;

@@ -41,8 +41,11 @@ pub struct VersionedCount {
 /// A shared `i32` every participant can read, follow and compare-and-set (Curator
 /// `SharedCount`; same layout, so Curator and zk-recipes processes share one count).
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::SharedCount;
 ///
 /// let count = SharedCount::start(&client, "/app/generation", 0).await?;
@@ -50,8 +53,7 @@ pub struct VersionedCount {
 /// if !count.try_set_count(&seen, seen.value + 1).await? {
 ///     // someone else changed it first; `count.count()` now holds the newer value
 /// }
-/// let mut changes = count.changes();
-/// changes.changed().await.ok();
+/// let changes = count.changes(); // `changes.changed().await` waits for the next value
 /// println!("now {}", changes.borrow().value);
 /// # Ok(()) }
 /// ```
@@ -295,8 +297,11 @@ pub struct AtomicOutcome {
 /// A distributed `i64` updated by optimistic compare-and-set (Curator
 /// `DistributedAtomicLong`, same 8-byte layout).
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::AtomicValue;
 ///
 /// let hits = AtomicValue::new(&client, "/app/hits")?;

@@ -44,14 +44,23 @@ const READY: &str = "ready";
 
 /// One participant of a double barrier of `member_count` participants.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::DoubleBarrier;
 ///
-/// let mut barrier = DoubleBarrier::new(&client, "/app/round-1", 3)?;
-/// barrier.enter().await?; // returns once 3 participants are in
+/// // Two participants (usually in two processes).
+/// let mut a = DoubleBarrier::new(&client, "/app/round-1", 2)?;
+/// let mut b = DoubleBarrier::new(&client, "/app/round-1", 2)?;
+/// let (x, y) = tokio::join!(a.enter(), b.enter()); // both return once 2 are in
+/// x?;
+/// y?;
 /// // ... the computation ...
-/// barrier.leave().await?; // returns once all 3 have left
+/// let (x, y) = tokio::join!(a.leave(), b.leave()); // both return once all have left
+/// x?;
+/// y?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

@@ -26,8 +26,11 @@ use crate::persistent_node::PersistentNode;
 
 /// This process's membership of a group, and the group as it sees it.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::GroupMember;
 ///
 /// let me = GroupMember::join(&client, "/app/workers", "worker-7", b"10.0.0.7").await?;

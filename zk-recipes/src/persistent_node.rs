@@ -56,8 +56,11 @@ struct Inner {
 
 /// A node that is re-created whenever it disappears (see the [module docs](self)).
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use std::time::Duration;
 /// use zk_client::CreateMode;
 /// use zk_recipes::PersistentNode;
@@ -302,8 +305,11 @@ pub const TTL_TOUCH_NODE: &str = "touch";
 /// A node that lives while this process touches it, and is removed by the server `ttl` after
 /// it stops (see the [module docs](self)).
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use std::time::Duration;
 /// use zk_recipes::PersistentTtlNode;
 ///

@@ -252,8 +252,11 @@ fn uri_template(spec: &Value) -> Option<String> {
 
 /// Registers and discovers service instances under a base path.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::{ServiceDiscovery, ServiceInstance};
 ///
 /// let discovery = ServiceDiscovery::new(&client, "/services")?;

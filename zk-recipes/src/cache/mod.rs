@@ -139,20 +139,19 @@ impl Cache {
 /// A local copy of one node, updated as it changes (Curator `NodeCache`, kazoo
 /// `DataWatch`): the configuration-center case.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::NodeCache;
 ///
-/// let config = NodeCache::start(&client, "/app/config").await?;
+/// let config = NodeCache::start(&client, "/config").await?;
+/// assert!(config.get().is_none());
 /// let mut value = config.watch();
-/// loop {
-///     if let Some(node) = &*value.borrow_and_update() {
-///         println!("config v{}: {:?}", node.stat.version, node.data);
-///     }
-///     if value.changed().await.is_err() {
-///         break; // the cache was dropped
-///     }
-/// }
+/// client.create("/config", b"v1", &Default::default()).await?;
+/// let node = value.wait_for(|v| v.is_some()).await?.clone().unwrap();
+/// println!("config v{}: {:?}", node.stat.version, node.data);
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -188,18 +187,25 @@ impl NodeCache {
 /// A local copy of a node's children (Curator `PathChildrenCache`, kazoo `ChildrenWatch`),
 /// with their data.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::{CacheEvent, ChildrenCache};
 ///
-/// let workers = ChildrenCache::start(&client, "/app/workers").await?;
+/// let workers = ChildrenCache::start(&client, "/workers").await?;
 /// let mut events = workers.events();
-/// println!("now: {:?}", workers.children().keys().collect::<Vec<_>>());
+/// client.create("/workers", b"", &Default::default()).await?;
+/// client.create("/workers/w1", b"", &Default::default()).await?;
 /// while let Ok(event) = events.recv().await {
 ///     if let CacheEvent::Created { path, .. } = event {
-///         println!("{path} joined");
+///         if path == "/workers/w1" {
+///             break;
+///         }
 ///     }
 /// }
+/// assert_eq!(workers.children().keys().collect::<Vec<_>>(), ["w1"]);
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -239,8 +245,11 @@ impl ChildrenCache {
 
 /// A local copy of a whole subtree (Curator `CuratorCache`/`TreeCache`, kazoo `TreeCache`).
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::TreeCache;
 ///
 /// let tree = TreeCache::start(&client, "/app").await?;

@@ -13,8 +13,11 @@ use crate::node_util::{deadline_after, retry, wait_connected};
 /// A FIFO queue with at-least-once delivery: items are locked while processed (see the
 /// [module docs](super)). Curator's `DistributedQueue` with a lock path uses this layout.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::LockingQueue;
 ///
 /// let queue = LockingQueue::new(&client, "/app/tasks", "/app/tasks-locks")?;

@@ -98,8 +98,11 @@ macro_rules! at_most_once_takes {
 
 /// A FIFO queue with at-most-once delivery (see the [module docs](self)).
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::Queue;
 ///
 /// let queue = Queue::new(&client, "/app/jobs")?;
@@ -131,8 +134,11 @@ impl Queue {
 
 /// A priority queue (lower priority values first, then arrival order), at most once.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use zk_recipes::PriorityQueue;
 ///
 /// let queue = PriorityQueue::new(&client, "/app/urgent")?;
@@ -167,8 +173,11 @@ impl PriorityQueue {
 /// A delay queue: each item becomes available at its due time, earliest first, at most once.
 /// Due times are compared with this host's clock.
 ///
-/// ```no_run
-/// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = zk_testserver::TestServer::builder().extended_types(true).start().await?;
+/// # let client = zk_client::Client::connect(&server.addr().to_string()).await?;
 /// use std::time::{Duration, SystemTime};
 /// use zk_recipes::DelayQueue;
 ///
