@@ -4,6 +4,7 @@
 mod barrier;
 mod cache;
 mod counter;
+mod curator;
 mod naming;
 mod nodes;
 mod queue;
