@@ -214,3 +214,60 @@ async fn atomic_value_exact_under_random_connection_cuts() {
     assert_eq!(total as u64, applied);
     assert_eq!(applied, 4 * per_client as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_count_under_random_connection_cuts() {
+    if !support::available() {
+        return;
+    }
+    // Plain compare-and-set (Curator's SharedCount layout has no marker): an increment whose
+    // reply was lost while the count moved on is reported as an error, never as a success
+    // or a failure it was not. So the count is the confirmed increments plus at most the
+    // ambiguous ones.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed());
+    let cluster = shared();
+    let path = unique_path("count-faults");
+    let per_client = rounds(25);
+    let mut proxies = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (proxy, client) = proxied(&cluster).await;
+        proxies.push(proxy);
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let count = SharedCount::start(&client, &path, 0).await.unwrap();
+            let (mut confirmed, mut ambiguous) = (0i64, 0i64);
+            for _ in 0..per_client {
+                match count.add(1).await {
+                    Ok(_) => confirmed += 1,
+                    Err(zk_recipes::Error::Client(e)) if e.is_retryable() => ambiguous += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            (confirmed, ambiguous)
+        }));
+    }
+    let cutter = async {
+        while !tasks.iter().all(|t| t.is_finished()) {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(5..60))).await;
+            let victim = rng.random_range(0..proxies.len());
+            proxies[victim].cut();
+        }
+    };
+    within(120, "the fault schedule", cutter).await;
+    let (mut confirmed, mut ambiguous) = (0, 0);
+    for task in tasks {
+        let (c, a) = task.await.unwrap();
+        confirmed += c;
+        ambiguous += a;
+    }
+    let client = support::connect(&cluster).await;
+    let (data, _) = client.get_data(&path).await.unwrap();
+    let total = i64::from(i32::from_be_bytes(data[..].try_into().unwrap()));
+    eprintln!("{confirmed} confirmed, {ambiguous} ambiguous, count {total}");
+    assert!(
+        total >= confirmed && total <= confirmed + ambiguous,
+        "{total} outside {confirmed}..={}",
+        confirmed + ambiguous
+    );
+}
