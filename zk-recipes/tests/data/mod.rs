@@ -7,6 +7,7 @@ mod counter;
 mod curator;
 mod naming;
 mod nodes;
+mod perf;
 mod queue;
 
 use std::sync::Arc;
