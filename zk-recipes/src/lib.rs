@@ -7,6 +7,25 @@
 //! sequential nodes, ownership decided by `ephemeralOwner`, watching only the predecessor,
 //! a documented connection-state policy, guaranteed delete on release, fencing tokens, and
 //! Curator's znode layouts where Curator has the recipe.
+//!
+//! # Data recipes
+//!
+//! | recipe | Curator / kazoo counterpart | module |
+//! |---|---|---|
+//! | [`Barrier`], [`DoubleBarrier`] | `DistributedBarrier`, `DistributedDoubleBarrier` | [`barrier`], [`double_barrier`] |
+//! | [`Queue`], [`PriorityQueue`], [`DelayQueue`] (at most once), [`LockingQueue`] (at least once) | `DistributedQueue` family (+ lock path), kazoo `LockingQueue` | [`queue`] |
+//! | [`NodeCache`], [`ChildrenCache`], [`TreeCache`] | `NodeCache`, `PathChildrenCache`, `CuratorCache` | [`cache`] |
+//! | [`GroupMember`] | `GroupMember`, kazoo `Party` | [`group`] |
+//! | [`ServiceDiscovery`] | curator-x-discovery | [`registry`] |
+//! | [`SharedCount`], [`AtomicValue`] | `SharedCount`, `DistributedAtomicLong` | [`counter`] |
+//! | [`PersistentNode`], [`PersistentTtlNode`] | `PersistentNode`, `PersistentTtlNode` | [`persistent_node`] |
+//!
+//! Each module documents its znode layout and its connection-state policy. None of them
+//! owns something whose ownership a disconnect makes uncertain the way a lock does, so they
+//! keep working through a suspension (their watches are restored on reconnect and every
+//! wake-up re-reads), re-read or rebuild on reconnection, and go on in the new session when
+//! the client renews an expired one (`ClientBuilder::renew_session_on_expiry`); without
+//! renewal, a lost session ends them with the client's terminal error.
 
 #![warn(missing_docs)]
 
