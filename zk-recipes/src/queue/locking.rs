@@ -182,7 +182,14 @@ impl QueueItem {
     /// reply is resolved by looking at the lock: still ours means it did not apply.
     async fn finish(&mut self, ops: &[Op]) -> Result<()> {
         let lock = self.lock_path();
-        if self.core.client.session_id().0 != self.claimed.session {
+        // The multi's check only proves that *a* lock exists: after our session expired and
+        // the client renewed it, another consumer may hold a lock of the same name. So first
+        // make sure the lock is ours (our token, our session). What remains is the window of
+        // one round trip in which the session would have to expire, be renewed and the item
+        // be locked again by someone else.
+        if self.core.client.session_id().0 != self.claimed.session
+            || !self.core.holds(&lock, &self.claimed.token).await?
+        {
             self.done = true;
             return Err(Error::NotOwner { path: lock });
         }

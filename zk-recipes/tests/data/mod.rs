@@ -9,6 +9,7 @@ mod naming;
 mod nodes;
 mod perf;
 mod queue;
+mod renewal;
 
 use std::sync::Arc;
 use std::time::Duration;
