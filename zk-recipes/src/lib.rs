@@ -13,7 +13,14 @@
 pub mod connection;
 mod error;
 pub mod fencing;
+pub mod leader;
+pub mod lock;
 
 pub use connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 pub use error::{Error, Result};
 pub use fencing::FencingToken;
+pub use leader::{LatchState, LeaderElection, LeaderLatch, Leadership};
+pub use lock::{
+    Lease, MultiLock, MultiLockGuard, Mutex, MutexGuard, ReadLock, ReadWriteLock, Semaphore,
+    WriteLock,
+};
