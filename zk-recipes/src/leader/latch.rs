@@ -415,10 +415,14 @@ impl Run {
     /// After an operation failed: back off (or wait for the connection) and go round again.
     async fn after_error(&mut self, e: Error) -> Wake {
         tracing::debug!(dir = %self.dir, error = %e, "latch operation failed");
-        self.set(LatchState::Follower);
+        // A lost connection is the monitor's to judge (per the policy); anything else means
+        // we cannot tell whether we lead.
         let pause = match &e {
             Error::Client(e) if e.is_retryable() => Duration::from_millis(50),
-            _ => Duration::from_millis(500),
+            _ => {
+                self.set(LatchState::Follower);
+                Duration::from_millis(500)
+            }
         };
         tokio::select! {
             _ = tokio::time::sleep(pause) => Wake::Recheck,

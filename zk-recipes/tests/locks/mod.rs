@@ -1,5 +1,7 @@
 //! Test bodies shared by `locks_real.rs` and `locks_rust_server.rs`, and their helpers.
 
+mod curator;
+mod latch;
 mod mutex;
 
 use std::future::Future;
