@@ -265,7 +265,7 @@ async fn curator_shared_count_and_zk_recipes_agree_on_the_layout() {
     }
     // SharedCount's layout: a 4-byte big-endian int, changed by compare-and-set on the version.
     let mut rust = Vec::new();
-    for client in c.iter().cloned() {
+    for client in c.clone() {
         let count = count.clone();
         rust.push(tokio::spawn(async move {
             match client
