@@ -2,7 +2,10 @@
 
 mod curator;
 mod latch;
+mod multi_lock;
 mod mutex;
+mod rwlock;
+mod semaphore;
 
 use std::future::Future;
 use std::sync::Arc;
