@@ -1,6 +1,7 @@
 //! Test bodies shared by `locks_real.rs` and `locks_rust_server.rs`, and their helpers.
 
 mod curator;
+mod election;
 mod latch;
 mod multi_lock;
 mod mutex;
