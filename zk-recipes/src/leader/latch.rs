@@ -327,8 +327,8 @@ impl Run {
                         }
                     }
                     Ok(_) => {
+                        // Not this session's (CURATOR-696): never lead on it.
                         self.set(LatchState::Follower);
-                        self.own = None;
                         return Wake::Recheck;
                     }
                     Err(e) => return self.after_error(e.into()).await,
@@ -379,9 +379,10 @@ impl Run {
             }
             Some(OwnershipChange::Reconnected) => Some(Wake::Recheck),
             Some(OwnershipChange::Lost { reason }) => {
+                // The node is kept in `own`: after a renewal it is deleted from the new
+                // session (it may outlive its session for a while on a lagging server).
                 tracing::info!(dir = %self.dir, ?reason, "session lost");
                 self.set(LatchState::Follower);
-                self.own = None;
                 Some(Wake::Recheck)
             }
             Some(OwnershipChange::NewSession { session }) => {

@@ -310,8 +310,12 @@ async fn contend(
                         return Ok(OwnedNode { stat, ..node });
                     }
                     Ok(_) => {
+                        // A node of an earlier session of ours, still shown (CURATOR-604):
+                        // never acquire on it; delete it and contend with this session.
                         tracing::info!(path = %node.path, "node not owned by the session: contending again");
-                        *own = None;
+                        if let Some(old) = own.take() {
+                            guaranteed_delete(client, &old.path, old.session).await;
+                        }
                         continue;
                     }
                     Err(e) => {

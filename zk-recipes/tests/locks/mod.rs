@@ -2,6 +2,7 @@
 
 mod curator;
 mod election;
+mod faults;
 mod latch;
 mod multi_lock;
 mod mutex;
