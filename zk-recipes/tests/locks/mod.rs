@@ -1,5 +1,6 @@
 //! Test bodies shared by `locks_real.rs` and `locks_rust_server.rs`, and their helpers.
 
+mod chaos;
 mod curator;
 mod election;
 mod faults;
