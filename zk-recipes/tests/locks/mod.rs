@@ -1,6 +1,7 @@
 //! Test bodies shared by `locks_real.rs` and `locks_rust_server.rs`, and their helpers.
 
 mod chaos;
+mod connection;
 mod curator;
 mod election;
 mod faults;
