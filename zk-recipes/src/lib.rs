@@ -32,6 +32,8 @@
 pub mod connection;
 mod error;
 pub mod fencing;
+pub mod leader;
+pub mod lock;
 
 pub mod barrier;
 pub mod cache;
@@ -51,6 +53,11 @@ pub use double_barrier::DoubleBarrier;
 pub use error::{Error, Result};
 pub use fencing::FencingToken;
 pub use group::GroupMember;
+pub use leader::{LatchState, LeaderElection, LeaderLatch, Leadership};
+pub use lock::{
+    Lease, MultiLock, MultiLockGuard, Mutex, MutexGuard, ReadLock, ReadWriteLock, Semaphore,
+    WriteLock,
+};
 pub use persistent_node::{PersistentNode, PersistentTtlNode, TTL_TOUCH_NODE};
 pub use queue::{DelayQueue, LockingQueue, PriorityQueue, Queue, QueueItem};
 pub use registry::{Registration, ServiceCache, ServiceDiscovery, ServiceInstance, ServiceType};

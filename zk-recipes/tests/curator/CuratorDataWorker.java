@@ -5,7 +5,7 @@
 // Usage: CuratorDataWorker <mode> <connect> <path> <id> <count>
 //   put:      DistributedQueue on <path>: put the <count> strings "<id>-<i>", flush.
 //   take:     DistributedQueue on <path>: consume until <count> items were taken, printing
-//             "ITEM <item>" for each (or stop after 3 s without one).
+//             "ITEM <item>" for each (or stop 3 s after the last one; 30 s if none comes).
 //   atomic:   <count> increments of DistributedAtomicLong <path>, each retried until it
 //             succeeds.
 //   dbarrier: DistributedDoubleBarrier on <path> for <count> members: enter, print ENTERED,
@@ -101,8 +101,11 @@ public class CuratorDataWorker {
         DistributedQueue<String> queue =
                 QueueBuilder.builder(client, consumer, STRINGS, path).buildQueue();
         queue.start();
+        long started = System.nanoTime();
         while (!done.await(200, TimeUnit.MILLISECONDS)) {
-            if (System.nanoTime() - last.get() > TimeUnit.SECONDS.toNanos(3)) {
+            boolean some = done.getCount() < count;
+            long idle = System.nanoTime() - (some ? last.get() : started);
+            if (idle > TimeUnit.SECONDS.toNanos(some ? 3 : 30)) {
                 break;
             }
         }

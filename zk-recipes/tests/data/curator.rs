@@ -144,11 +144,16 @@ async fn curator_and_zk_recipes_share_a_queue() {
         let mut mine = Vec::new();
         let other = support::connect(&cluster).await;
         let q = Queue::new(&other, &path).unwrap();
-        // Give the JVM time to start, then take one item now and then.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Once Curator's consumer has started taking, take side by side.
+        within(60, "Curator taking an item", async {
+            while q.len().await.unwrap() >= total {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
         while let Some(item) = q.take_timeout(Duration::from_millis(1500)).await.unwrap() {
             mine.push(String::from_utf8(item.to_vec()).unwrap());
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         mine
     };
