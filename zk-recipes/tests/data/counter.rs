@@ -194,7 +194,7 @@ async fn atomic_value_exact_under_random_connection_cuts() {
     }
     let cutter = async {
         while !tasks.iter().all(|t| t.is_finished()) {
-            let pause = rng.random_range(5..60);
+            let pause = rng.random_range(20..120);
             tokio::time::sleep(Duration::from_millis(pause)).await;
             let victim = rng.random_range(0..proxies.len());
             proxies[victim].cut();
@@ -249,7 +249,7 @@ async fn shared_count_under_random_connection_cuts() {
     }
     let cutter = async {
         while !tasks.iter().all(|t| t.is_finished()) {
-            tokio::time::sleep(Duration::from_millis(rng.random_range(5..60))).await;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(20..120))).await;
             let victim = rng.random_range(0..proxies.len());
             proxies[victim].cut();
         }

@@ -18,11 +18,12 @@ use zk_client::{Client, SessionState};
 
 use crate::support::{self, proxy::Proxy, Cluster};
 
-/// A client that reaches the server through a proxy the test can cut, with a 10 s session.
+/// A client that reaches the server through a proxy the test can cut, with a 30 s session
+/// (long enough to survive a fault schedule on a loaded machine).
 async fn proxied(cluster: &Arc<dyn Cluster>) -> (Proxy, Client) {
     let proxy = Proxy::start(cluster.member_addr(0)).await;
     let client = Client::builder(proxy.addr().to_string())
-        .session_timeout(Duration::from_secs(10))
+        .session_timeout(Duration::from_secs(30))
         .request_timeout(Duration::from_secs(30))
         .connect()
         .await

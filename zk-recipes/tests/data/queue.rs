@@ -336,7 +336,7 @@ async fn queues_under_a_random_fault_schedule() {
     }
     let cutter = async {
         while !tasks.iter().all(|t| t.is_finished()) {
-            tokio::time::sleep(Duration::from_millis(rng.random_range(10..80))).await;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(20..120))).await;
             let victim = rng.random_range(0..proxies.len());
             proxies[victim].cut();
         }
