@@ -65,7 +65,8 @@ async fn take_with(core: &core::Core, timeout: Option<Duration>) -> Result<Optio
 
 macro_rules! at_most_once_takes {
     () => {
-        /// Takes the next item, waiting for one. Cancel by dropping the future.
+        /// Takes the next item, waiting for one. Cancel by dropping the future; an item
+        /// whose node was already deleted when the future is dropped is lost (at most once).
         pub async fn take(&self) -> Result<Bytes> {
             loop {
                 if let Some(item) = take_with(&self.core, None).await? {
