@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite and the golden-frame capture need:
 #   - Apache ZooKeeper 3.8 (Debian packages `zookeeper`, `zookeeper-bin`) and a Java runtime,
+#   - Apache Curator 5.4 (`libcurator-recipes-java` and friends) and a JDK (javac),
 #   - rustfmt and clippy,
 #   - a Python venv at $REPO/.venv with kazoo (used by scripts/golden/).
 # Idempotent and quiet: every step first checks whether its result is already present, so a
@@ -49,6 +50,20 @@ if ! command -v java >/dev/null 2>&1; then
     apt_install default-jre-headless
 fi
 command -v java >/dev/null 2>&1 || die "java still missing"
+
+# 1b. Apache Curator (the zk-recipes mixed-fleet tests compile a small Java program against
+# it at run time) and a JDK for javac.
+if [ ! -e /usr/share/java/curator-recipes.jar ]; then
+    apt_install libcurator-recipes-java libcurator-framework-java libcurator-client-java
+fi
+[ -e /usr/share/java/curator-recipes.jar ] || die "/usr/share/java/curator-recipes.jar still missing"
+if [ ! -e /usr/share/java/slf4j-simple.jar ]; then
+    apt_install libslf4j-java
+fi
+if ! command -v javac >/dev/null 2>&1; then
+    apt_install default-jdk-headless
+fi
+command -v javac >/dev/null 2>&1 || die "javac still missing"
 
 # 2. Rust components.
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
