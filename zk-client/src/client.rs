@@ -138,7 +138,9 @@ impl Client {
         }
     }
 
-    /// The session id (0 before the first session).
+    /// The session id (0 before the first session). With
+    /// [`ClientBuilder::renew_session_on_expiry`], the new session's id once
+    /// [`SessionEvent::NewSession`](crate::SessionEvent::NewSession) is announced.
     pub fn session_id(&self) -> SessionId {
         SessionId(self.shared.identity.borrow().0)
     }

@@ -355,6 +355,12 @@ mod tests {
         assert_eq!(after.next().await, None);
     }
 
+    #[test]
+    fn the_stream_is_unpin_and_send() {
+        fn check<T: Stream<Item = SessionEvent> + Unpin + Send + 'static>() {}
+        check::<SessionEvents>();
+    }
+
     #[tokio::test]
     async fn dropped_subscribers_are_forgotten() {
         let hub = Hub::default();
