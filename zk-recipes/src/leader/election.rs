@@ -102,7 +102,7 @@ impl LeaderElectionBuilder {
 /// dropped, which cancels it at its next await, and the node is deleted. With
 /// [`LeaderElectionBuilder::auto_requeue`], the participant queues up again after each term.
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
 /// let election = zk_recipes::LeaderElection::builder(&client, "/app/election", "node-1")
 ///     .auto_requeue(true)
@@ -112,6 +112,12 @@ impl LeaderElectionBuilder {
 ///     })?;
 /// election.close().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct LeaderElection {

@@ -46,8 +46,9 @@ use crate::fencing::FencingToken;
 /// [`crate::connection::ConnectionMonitor`] to learn when a held lock becomes uncertain, and
 /// use [`MutexGuard::fenced_multi`] for writes that must not outlive the lock.
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// # client.create_all("/app/config", b"v1", &Default::default()).await?;
 /// use zk_recipes::Mutex;
 ///
 /// let mutex = Mutex::new(&client, "/app/locks/config")?;
@@ -58,6 +59,12 @@ use crate::fencing::FencingToken;
 ///     .await?;
 /// guard.release().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Mutex {
