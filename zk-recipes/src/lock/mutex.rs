@@ -42,7 +42,8 @@ use crate::fencing::FencingToken;
 ///
 /// **Connection loss**: a waiting contender keeps its node and its watch through a
 /// disconnect. If the session ends it contends again with the new session (when the client
-/// renews sessions) or fails. A holder is not interrupted: follow
+/// renews sessions; a node of the old session still shown by the server is deleted and never
+/// acquired on), or fails with `SessionExpired`. A holder is not interrupted: follow
 /// [`crate::connection::ConnectionMonitor`] to learn when a held lock becomes uncertain, and
 /// use [`MutexGuard::fenced_multi`] for writes that must not outlive the lock.
 ///
