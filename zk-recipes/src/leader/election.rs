@@ -2,12 +2,13 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 use zk_client::{Client, Op, OpResult};
 
 use crate::connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fencing::FencingToken;
 use crate::lock::Mutex;
 
@@ -102,7 +103,7 @@ impl LeaderElectionBuilder {
 /// dropped, which cancels it at its next await, and the node is deleted. With
 /// [`LeaderElectionBuilder::auto_requeue`], the participant queues up again after each term.
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
 /// let election = zk_recipes::LeaderElection::builder(&client, "/app/election", "node-1")
 ///     .auto_requeue(true)
@@ -112,6 +113,12 @@ impl LeaderElectionBuilder {
 ///     })?;
 /// election.close().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct LeaderElection {
@@ -179,16 +186,36 @@ async fn run<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let client = &config.client;
+    let mut backoff = Duration::from_millis(100);
     loop {
+        let session = client.session_id();
         let guard = tokio::select! {
             guard = mutex.acquire() => guard,
             _ = &mut close => return,
         };
         let guard = match guard {
-            Ok(guard) => guard,
+            Ok(guard) => {
+                backoff = Duration::from_millis(100);
+                guard
+            }
             Err(e) => {
-                tracing::warn!(path = %config.path, error = %e, "election: cannot contend; leaving");
-                return;
+                // The client is gone, or its session ended without renewal: leave. Otherwise
+                // (a renewed session, a passing error) contend again after a pause.
+                tracing::warn!(path = %config.path, error = %e, "election: contending failed");
+                if matches!(e, Error::Client(zk_client::Error::Closed)) {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = &mut close => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                let terminal = matches!(&e, Error::Client(e) if e.is_terminal());
+                if terminal && client.session_id() == session {
+                    tracing::warn!(path = %config.path, "election: session over; leaving");
+                    return;
+                }
+                continue;
             }
         };
         let token = guard.token().clone();

@@ -58,7 +58,7 @@ impl LatchState {
 /// - It watches its own node while leading, so a deleted latch node or latch directory is
 ///   re-created and the election continues (CURATOR-724).
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
 /// let latch = zk_recipes::LeaderLatch::start(&client, "/app/leader", "node-1")?;
 /// let token = latch.wait_leader().await?;
@@ -66,6 +66,12 @@ impl LatchState {
 /// latch.fenced_multi(&[]).await?;
 /// latch.close().await;
 /// # let _ = token; Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct LeaderLatch {

@@ -287,7 +287,7 @@ async fn contend(
                 continue;
             }
             Err(e) => {
-                retry_or_fail(client, e, deadline, caller).await?;
+                retry_or_fail(client, e, node.session, deadline, caller).await?;
                 continue;
             }
         };
@@ -319,7 +319,7 @@ async fn contend(
                         continue;
                     }
                     Err(e) => {
-                        retry_or_fail(client, e, deadline, caller).await?;
+                        retry_or_fail(client, e, node.session, deadline, caller).await?;
                         continue;
                     }
                 }
@@ -334,7 +334,7 @@ async fn contend(
                     Ok((_, _, watcher)) => watcher,
                     Err(zk_client::Error::NoNode) => continue,
                     Err(e) => {
-                        retry_or_fail(client, e, deadline, caller).await?;
+                        retry_or_fail(client, e, node.session, deadline, caller).await?;
                         continue;
                     }
                 };
@@ -363,19 +363,37 @@ fn fail(client: &Client, e: Error) -> Stop {
     Stop::Failed(e)
 }
 
-/// After a failed read: wait a little and go round again if the error is retryable,
-/// fail otherwise.
+/// After a failed read: wait a little and go round again if the error is retryable, or if
+/// the session expired and the client renews it (then the loop contends again with the new
+/// session); fail otherwise.
 async fn retry_or_fail(
     client: &Client,
     e: zk_client::Error,
+    session: SessionId,
     deadline: Option<Instant>,
     caller: &mut oneshot::Sender<Result<Option<OwnedNode>>>,
 ) -> Result<(), Stop> {
-    if !e.is_retryable() {
+    let wait = if e.is_retryable() {
+        Duration::from_millis(50)
+    } else if e == zk_client::Error::SessionExpired {
+        // A renewing client replaces the session within a reconnect; a strict one never does.
+        Duration::from_secs(2)
+    } else {
         return Err(fail(client, e.into()));
-    }
+    };
+    let renewed = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if client.session_id() != session {
+                return;
+            }
+        }
+    };
     tokio::select! {
-        _ = tokio::time::sleep(Duration::from_millis(50)) => Ok(()),
+        _ = renewed => Ok(()),
+        _ = tokio::time::sleep(wait) => {
+            if e.is_retryable() { Ok(()) } else { Err(fail(client, e.into())) }
+        }
         _ = caller.closed() => Err(Stop::Cancelled),
         _ = sleep_until(deadline) => Err(Stop::TimedOut),
     }

@@ -15,12 +15,18 @@ use crate::fencing::FencingToken;
 /// reverse order before the call returns (or, when cancelled, in the background). The guard
 /// releases in reverse order too. Give every process the same order to avoid deadlocks.
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
 /// let both = zk_recipes::MultiLock::from_paths(&client, &["/locks/a", "/locks/b"])?;
 /// let guard = both.acquire().await?;
 /// guard.release().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct MultiLock {

@@ -42,12 +42,14 @@ use crate::fencing::FencingToken;
 ///
 /// **Connection loss**: a waiting contender keeps its node and its watch through a
 /// disconnect. If the session ends it contends again with the new session (when the client
-/// renews sessions) or fails. A holder is not interrupted: follow
+/// renews sessions; a node of the old session still shown by the server is deleted and never
+/// acquired on), or fails with `SessionExpired`. A holder is not interrupted: follow
 /// [`crate::connection::ConnectionMonitor`] to learn when a held lock becomes uncertain, and
 /// use [`MutexGuard::fenced_multi`] for writes that must not outlive the lock.
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
+/// # client.create_all("/app/config", b"v1", &Default::default()).await?;
 /// use zk_recipes::Mutex;
 ///
 /// let mutex = Mutex::new(&client, "/app/locks/config")?;
@@ -58,6 +60,12 @@ use crate::fencing::FencingToken;
 ///     .await?;
 /// guard.release().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Mutex {

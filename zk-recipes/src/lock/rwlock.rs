@@ -36,7 +36,7 @@ const MARKERS: &[&str] = &[READ, WRITE];
 /// Both locks are re-entrant per handle, released with guaranteed delete, cancellable, and
 /// carry fencing tokens, like [`Mutex`].
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
 /// let rw = zk_recipes::ReadWriteLock::new(&client, "/app/rw")?;
 /// let write = rw.write_lock().acquire().await?;
@@ -44,6 +44,12 @@ const MARKERS: &[&str] = &[READ, WRITE];
 /// write.release().await;                       // readers may come in, writers may not
 /// read.release().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReadWriteLock {

@@ -31,13 +31,19 @@ use crate::fencing::FencingToken;
 ///   permit comes back by itself (CURATOR-595), and waiting acquirers are woken by the
 ///   children watch.
 ///
-/// ```no_run
+/// ```
 /// # async fn demo(client: zk_client::Client) -> zk_recipes::Result<()> {
 /// let pool = zk_recipes::Semaphore::new(&client, "/app/db-connections", 4)?;
 /// let lease = pool.acquire().await?;
 /// // ... use one of the 4 permits ...
 /// lease.release().await;
 /// # Ok(()) }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+/// #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+/// #     demo(client).await.unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Semaphore {

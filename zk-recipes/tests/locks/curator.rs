@@ -36,7 +36,7 @@ fn classpath(extra: &Path) -> String {
 
 /// The directory holding the compiled worker, or `None` (with a note) when Curator or a JDK
 /// is missing; under `CI` that is a failure (scripts/install-deps.sh installs them).
-fn worker_classes() -> Option<PathBuf> {
+pub fn worker_classes() -> Option<PathBuf> {
     static CLASSES: OnceLock<Option<PathBuf>> = OnceLock::new();
     CLASSES
         .get_or_init(|| {
@@ -71,7 +71,7 @@ fn worker_classes() -> Option<PathBuf> {
 }
 
 /// Runs one Curator worker to completion; returns its output lines.
-async fn curator_worker(
+pub async fn curator_worker(
     classes: PathBuf,
     mode: &str,
     connect: String,

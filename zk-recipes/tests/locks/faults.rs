@@ -209,3 +209,63 @@ async fn a_renewed_latch_never_leads_on_its_old_node() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_participant_rejoins_with_its_renewed_session() {
+    let Some(cluster) = server() else { return };
+    let (proxy, client) = renewing(&cluster).await;
+    let other = clients(&cluster, 1).await.remove(0);
+    let dir = unique_path("renewed-election");
+    let holder = Mutex::new(&other, &dir).unwrap().acquire().await.unwrap();
+    let election = zk_recipes::LeaderElection::builder(&client, &dir, "a")
+        .start(|_| async {})
+        .unwrap();
+    eventually(10, "a queued", || async {
+        children(&other, &dir).await.len() == 2
+    })
+    .await;
+    let old = client.session_id();
+    super::end_session(&cluster, &proxy, &client).await;
+    eventually(20, "a renewed session", || async {
+        client.session_id() != old
+    })
+    .await;
+    eventually(20, "a queued again in its new session", || async {
+        children(&other, &dir).await.len() == 2
+    })
+    .await;
+    holder.release().await;
+    // Its one term runs and ends; then it leaves the election.
+    eventually(20, "a's term", || async { election.is_finished() }).await;
+    assert!(children(&other, &dir).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutex_waiter_contends_again_with_its_renewed_session() {
+    let Some(cluster) = server() else { return };
+    let (proxy, client) = renewing(&cluster).await;
+    let other = clients(&cluster, 1).await.remove(0);
+    let dir = unique_path("renewed-waiter");
+    let holder = Mutex::new(&other, &dir).unwrap().acquire().await.unwrap();
+    let waiting = tokio::spawn({
+        let mutex = Mutex::new(&client, &dir).unwrap();
+        async move { mutex.acquire().await }
+    });
+    eventually(10, "the waiter queued", || async {
+        children(&other, &dir).await.len() == 2
+    })
+    .await;
+    let old = client.session_id();
+    super::end_session(&cluster, &proxy, &client).await;
+    eventually(20, "the waiter queued in its new session", || async {
+        client.session_id() != old && children(&other, &dir).await.len() == 2
+    })
+    .await;
+    holder.release().await;
+    let guard = within(20, "the lock in the new session", waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(guard.token().session(), client.session_id());
+    guard.release().await;
+}
