@@ -35,6 +35,7 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     read_only: bool,
     auth: Vec<(String, Bytes)>,
+    sasl: Option<(String, String)>,
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
     #[cfg(feature = "tls")]
@@ -50,6 +51,7 @@ impl ClientBuilder {
             request_timeout: None,
             read_only: false,
             auth: Vec::new(),
+            sasl: None,
             session: None,
             watch_buffer: 1024,
             #[cfg(feature = "tls")]
@@ -90,6 +92,16 @@ impl ClientBuilder {
     pub fn auth(mut self, scheme: &str, auth: &[u8]) -> Self {
         self.auth
             .push((scheme.to_string(), Bytes::copy_from_slice(auth)));
+        self
+    }
+
+    /// Authenticates with SASL DIGEST-MD5 as `user` (a `user_<name>` of the server's JAAS
+    /// `Server` section) right after connecting, and again after every reconnect, before any
+    /// other request, as ZooKeeper's Java client does with a JAAS `Client` section. The
+    /// connection then has the identity `sasl:<user>` for ACLs. A refused password ends the
+    /// session with [`Error::AuthFailed`].
+    pub fn sasl_digest(mut self, user: &str, password: &str) -> Self {
+        self.sasl = Some((user.to_string(), password.to_string()));
         self
     }
 
@@ -169,6 +181,7 @@ impl ClientBuilder {
             read_only: self.read_only,
             session,
             auth: self.auth.clone(),
+            sasl: self.sasl.clone(),
             seed: rand::random(),
         };
         let now = tokio::time::Instant::now().into_std();

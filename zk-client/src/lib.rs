@@ -91,6 +91,7 @@ mod frame;
 mod helpers;
 mod hosts;
 mod ops;
+mod sasl;
 mod session;
 #[cfg(feature = "tls")]
 mod tls;

@@ -175,6 +175,7 @@ impl Harness {
             } else {
                 Vec::new()
             },
+            sasl: None,
             seed: u64::from(config),
         };
         let now = Instant::now();
