@@ -222,8 +222,22 @@ impl StoreFile {
 fn identity(key: Vec<u8>, chain: Vec<Vec<u8>>) -> Identity {
     Identity {
         chain: chain.into_iter().map(CertificateDer::from).collect(),
-        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(with_ec_public_key(key))),
     }
+}
+
+/// Java encodes EC private keys without the optional public key, which ring (under rustls)
+/// requires: re-encode P-256 and P-384 keys with it. Other keys are returned as they are.
+fn with_ec_public_key(pkcs8: Vec<u8>) -> Vec<u8> {
+    use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+    let reencoded = if let Ok(key) = p256::SecretKey::from_pkcs8_der(&pkcs8) {
+        key.to_pkcs8_der().ok()
+    } else if let Ok(key) = p384::SecretKey::from_pkcs8_der(&pkcs8) {
+        key.to_pkcs8_der().ok()
+    } else {
+        None
+    };
+    reencoded.map_or(pkcs8, |doc| doc.as_bytes().to_vec())
 }
 
 fn pem_certs(data: &[u8]) -> Result<Vec<CertificateDer<'static>>, std::io::Error> {

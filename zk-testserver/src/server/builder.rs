@@ -375,7 +375,7 @@ impl TestServerBuilder {
         cfg.container_max_never_used_ms =
             i64::try_from(self.container_max_never_used.as_millis()).unwrap_or(i64::MAX / 2);
         cfg.myid = self.myid;
-        cfg.secret = self.secret.unwrap_or_else(rand::random);
+        cfg.secret = self.secret.unwrap_or_else(crate::session::new_secret);
         cfg.wall_clock_ms = super::wall_ms();
         cfg.max_client_cnxns = self.max_client_cnxns;
         cfg.sasl_users = self.sasl_users.clone();

@@ -86,7 +86,9 @@ async fn scenario(plain: SocketAddr, secure: SocketAddr, against: &str, unknown:
     let tls = connect(secure, Some(Some(&f.alice)), None)
         .await
         .unwrap_or_else(|e| panic!("{against}: TLS session: {e}"));
-    tls.create("/dropin-tls", b"tls", &open).await.unwrap();
+    tls.create("/dropin-tls", b"tls", &open)
+        .await
+        .unwrap_or_else(|e| panic!("{against}: create over TLS: {e}"));
     // SASL on the plain port, then SASL over TLS.
     crate::sasl::sasl_scenario(plain, false, unknown).await;
     let bob = connect(

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use base64::Engine as _;
 use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
 use zk_client::{Client, TlsConfig};
 
@@ -54,25 +55,38 @@ pub struct Files {
     pub jaas: PathBuf,
 }
 
-fn keytool(args: &[&str]) {
-    let out = Command::new("keytool")
+/// Starts `keytool` (a JVM start each: the JIT is kept cheap).
+fn keytool(args: &[&str]) -> std::process::Child {
+    Command::new("keytool")
+        .args([
+            "-J-XX:TieredStopAtLevel=1",
+            "-J-XX:+UseSerialGC",
+            "-J-Xshare:auto",
+        ])
         .args(args)
-        .output()
-        .expect("keytool runs (scripts/install-deps.sh installs it)");
-    assert!(
-        out.status.success(),
-        "keytool {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("keytool runs (scripts/install-deps.sh installs it)")
+}
+
+/// Waits for keytool runs started together (they are independent JVMs).
+fn wait_all(runs: Vec<std::process::Child>) {
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "keytool failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// Whether keytool is on the PATH; fails in CI if not.
 pub fn have_keytool() -> bool {
-    let ok = Command::new("keytool")
-        .arg("-help")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let ok = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("keytool").is_file()));
     assert!(ok || !ci(), "keytool is required when CI is set");
     if !ok {
         eprintln!("skipping: no keytool; run scripts/install-deps.sh");
@@ -102,48 +116,6 @@ fn make() -> Files {
     let p = |name: &str| dir.join(name);
     let s = |path: &Path| path.to_str().unwrap().to_string();
     let (server_jks, server_p12) = (p("server.jks"), p("server.p12"));
-    let mut server_certs_pem = String::new();
-    for (store, kind) in [(&server_jks, "JKS"), (&server_p12, "PKCS12")] {
-        keytool(&[
-            "-genkeypair",
-            "-alias",
-            "server",
-            "-keyalg",
-            "RSA",
-            "-keysize",
-            "2048",
-            "-dname",
-            "CN=localhost",
-            "-ext",
-            "san=dns:localhost,ip:127.0.0.1",
-            "-validity",
-            "30",
-            "-storetype",
-            kind,
-            "-keystore",
-            &s(store),
-            "-storepass",
-            STORE_PASSWORD,
-            "-keypass",
-            STORE_PASSWORD,
-        ]);
-        let pem = store.with_extension("pem");
-        keytool(&[
-            "-exportcert",
-            "-rfc",
-            "-alias",
-            "server",
-            "-keystore",
-            &s(store),
-            "-storetype",
-            kind,
-            "-storepass",
-            STORE_PASSWORD,
-            "-file",
-            &s(&pem),
-        ]);
-        server_certs_pem.push_str(&std::fs::read_to_string(&pem).unwrap());
-    }
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params
@@ -154,8 +126,35 @@ fn make() -> Files {
     let ca_pem = p("client-ca.pem");
     std::fs::write(&ca_pem, ca.pem()).unwrap();
     let (trust_jks, trust_p12) = (p("trust.jks"), p("trust.p12"));
+    let mut runs = Vec::new();
+    // An RSA key in the JKS store, an EC key (which Java encodes without its public key) in
+    // the PKCS#12 one.
+    for (store, kind, alg) in [
+        (&server_jks, "JKS", ["-keyalg", "RSA", "-keysize", "2048"]),
+        (
+            &server_p12,
+            "PKCS12",
+            ["-keyalg", "EC", "-groupname", "secp256r1"],
+        ),
+    ] {
+        let store = s(store);
+        let args = [
+            &["-genkeypair", "-alias", "server"][..],
+            &alg,
+            &[
+                "-dname",
+                "CN=localhost",
+                "-ext",
+                "san=dns:localhost,ip:127.0.0.1",
+            ],
+            &["-validity", "30", "-storetype", kind, "-keystore", &store],
+            &["-storepass", STORE_PASSWORD, "-keypass", STORE_PASSWORD],
+        ]
+        .concat();
+        runs.push(keytool(&args));
+    }
     for (store, kind) in [(&trust_jks, "JKS"), (&trust_p12, "PKCS12")] {
-        keytool(&[
+        runs.push(keytool(&[
             "-importcert",
             "-noprompt",
             "-alias",
@@ -168,7 +167,23 @@ fn make() -> Files {
             &s(store),
             "-storepass",
             STORE_PASSWORD,
-        ]);
+        ]));
+    }
+    wait_all(runs);
+    // The servers' certificates, for clients to trust (read back with our own loader).
+    let mut server_certs_pem = String::new();
+    for store in [&server_jks, &server_p12] {
+        let identity = zk_testserver::keystore::StoreFile::new(store)
+            .password(STORE_PASSWORD)
+            .load_identity()
+            .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(identity.chain[0].as_ref());
+        server_certs_pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            server_certs_pem.push_str(std::str::from_utf8(line).unwrap());
+            server_certs_pem.push('\n');
+        }
+        server_certs_pem.push_str("-----END CERTIFICATE-----\n");
     }
     let jaas = p("jaas.conf");
     std::fs::write(
