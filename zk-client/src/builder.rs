@@ -35,7 +35,7 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     read_only: bool,
     auth: Vec<(String, Bytes)>,
-    sasl: Option<(String, String)>,
+    sasl: Option<crate::sasl::Credentials>,
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
     #[cfg(feature = "tls")]
@@ -101,7 +101,10 @@ impl ClientBuilder {
     /// connection then has the identity `sasl:<user>` for ACLs. A refused password ends the
     /// session with [`Error::AuthFailed`].
     pub fn sasl_digest(mut self, user: &str, password: &str) -> Self {
-        self.sasl = Some((user.to_string(), password.to_string()));
+        self.sasl = Some(crate::sasl::Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+        });
         self
     }
 

@@ -16,6 +16,21 @@ pub(crate) const SERVICE: &str = "zookeeper";
 /// The server name (and default realm) ZooKeeper hard-wires for DIGEST-MD5.
 pub(crate) const SERVER_NAME: &str = "zk-sasl-md5";
 
+/// A SASL user and password; `Debug` does not show the password.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Credentials {
+    pub(crate) user: String,
+    pub(crate) password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Stage {
     Start,
@@ -208,6 +223,13 @@ impl DigestMd5Client {
             Stage::Start | Stage::Done => Err("unexpected SASL token".into()),
         }
     }
+}
+
+/// The `rspauth` value of a server in realm `zk-sasl-md5` (for the session core's tests).
+#[cfg(test)]
+pub(crate) fn rspauth_for_tests(user: &str, password: &str, nonce: &str, cnonce: &str) -> String {
+    let uri = format!("{SERVICE}/{SERVER_NAME}");
+    response_value((user, SERVER_NAME, password), nonce, cnonce, "", &uri)
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub(crate) struct Config {
     pub(crate) session: Option<(i64, Bytes)>,
     pub(crate) auth: Vec<(String, Bytes)>,
     /// SASL DIGEST-MD5 credentials (user, password), authenticated on every connection.
-    pub(crate) sasl: Option<(String, String)>,
+    pub(crate) sasl: Option<crate::sasl::Credentials>,
     pub(crate) seed: u64,
 }
 
