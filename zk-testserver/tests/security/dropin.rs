@@ -231,6 +231,7 @@ async fn real_zookeeper_runs_the_same_command_line() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let secure = SocketAddr::from(([127, 0, 0, 1], secure_port));
+    crate::support::wait_listening(secure).await;
     scenario(plain, secure, "real ZooKeeper", UnknownUsers::Unchecked).await;
     drop(jvm);
 }

@@ -144,6 +144,7 @@ async fn real_zookeeper_serves_the_same_stores() {
             .unwrap()
             .unwrap_or_else(|e| panic!("case {i}: {e}"));
         let secure = SocketAddr::from(([127, 0, 0, 1], secure_port));
+        support::wait_listening(secure).await;
         tls_session_works(secure, trust.is_some()).await;
         drop(zk);
     }

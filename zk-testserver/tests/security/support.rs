@@ -243,7 +243,9 @@ pub async fn connect(
     tls_cert: Option<Option<&ClientCert>>,
     sasl: Option<(&str, &str)>,
 ) -> zk_client::Result<Client> {
-    let mut b = Client::builder(addr.to_string()).session_timeout(Duration::from_secs(10));
+    // Generous: a JVM's first TLS handshakes take seconds on a loaded machine, and one
+    // connection attempt gets two thirds of the session timeout.
+    let mut b = Client::builder(addr.to_string()).session_timeout(Duration::from_secs(30));
     if let Some(cert) = tls_cert {
         b = b.tls(tls(cert));
     }
@@ -295,5 +297,18 @@ pub fn spawn_binary(args: &[String]) -> (Binary, String) {
             }
             Err(e) => panic!("the binary did not log that it serves ({e}):\n{log}"),
         }
+    }
+}
+
+/// Waits until something accepts TCP connections at `addr` (real ZooKeeper opens its secure
+/// port only after the plain one serves, seconds later on a loaded machine).
+pub async fn wait_listening(addr: SocketAddr) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on {addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
