@@ -3,7 +3,9 @@
 #   - Apache ZooKeeper 3.8 (Debian packages `zookeeper`, `zookeeper-bin`) and a Java runtime,
 #   - Apache Curator 5.4 (`libcurator-recipes-java` and friends) and a JDK (javac),
 #   - rustfmt and clippy,
-#   - a Python venv at $REPO/.venv with kazoo (used by scripts/golden/).
+#   - a Python venv at $REPO/.venv with kazoo (used by scripts/golden/ and the kazoo tests) and
+#     pure-sasl (kazoo's SASL DIGEST-MD5 in zk-testserver's security tests),
+#   - keytool (JDK) for the JKS and PKCS#12 key store tests.
 # Idempotent and quiet: every step first checks whether its result is already present, so a
 # second run does no network traffic. Exits non-zero on the first failure.
 set -euo pipefail
@@ -90,3 +92,17 @@ if ! "$VENV/bin/python" -c 'import kazoo' >/dev/null 2>&1; then
         die "pip install kazoo failed"
     "$VENV/bin/python" -c 'import kazoo' || die "kazoo still not importable"
 fi
+
+# 4. pure-sasl, which kazoo needs for SASL (zk-testserver/tests/security).
+if ! "$VENV/bin/python" -c 'import puresasl' >/dev/null 2>&1; then
+    log "pip install pure-sasl"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check pure-sasl ||
+        die "pip install pure-sasl failed"
+    "$VENV/bin/python" -c 'import puresasl' || die "pure-sasl still not importable"
+fi
+
+# 5. keytool (JDK) makes the JKS and PKCS#12 stores of the key store tests.
+if ! command -v keytool >/dev/null 2>&1; then
+    apt_install default-jdk-headless
+fi
+command -v keytool >/dev/null 2>&1 || die "keytool still missing"

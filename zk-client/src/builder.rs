@@ -37,6 +37,7 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     read_only: bool,
     auth: Vec<(String, Bytes)>,
+    sasl: Option<crate::sasl::Credentials>,
     session: Option<(SessionId, Bytes)>,
     watch_buffer: usize,
     retry_policy: RetryPolicy,
@@ -55,6 +56,7 @@ impl ClientBuilder {
             request_timeout: None,
             read_only: false,
             auth: Vec::new(),
+            sasl: None,
             session: None,
             watch_buffer: 1024,
             retry_policy: RetryPolicy::default(),
@@ -98,6 +100,19 @@ impl ClientBuilder {
     pub fn auth(mut self, scheme: &str, auth: &[u8]) -> Self {
         self.auth
             .push((scheme.to_string(), Bytes::copy_from_slice(auth)));
+        self
+    }
+
+    /// Authenticates with SASL DIGEST-MD5 as `user` (a `user_<name>` of the server's JAAS
+    /// `Server` section) right after connecting, and again after every reconnect, before any
+    /// other request, as ZooKeeper's Java client does with a JAAS `Client` section. The
+    /// connection then has the identity `sasl:<user>` for ACLs. A refused password ends the
+    /// session with [`Error::AuthFailed`].
+    pub fn sasl_digest(mut self, user: &str, password: &str) -> Self {
+        self.sasl = Some(crate::sasl::Credentials {
+            user: user.to_string(),
+            password: password.to_string(),
+        });
         self
     }
 
@@ -242,6 +257,7 @@ impl ClientBuilder {
             read_only: self.read_only,
             session,
             auth: self.auth.clone(),
+            sasl: self.sasl.clone(),
             seed: rand::random(),
             connect_passes: self.connect_passes,
             renew: self.renew,

@@ -112,6 +112,7 @@ mod ops;
 mod protected;
 pub mod retry;
 mod sequence;
+mod sasl;
 mod session;
 #[cfg(feature = "tls")]
 mod tls;

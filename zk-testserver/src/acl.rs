@@ -1,9 +1,11 @@
-//! Access control: the `world`, `auth`, `digest` and `ip` schemes, the super user, and the
-//! checks ZooKeeper runs (`checkACL`, `fixupACL`, getACL masking).
+//! Access control: the `world`, `auth`, `digest`, `ip`, `sasl` and `x509` schemes, the super
+//! user, and the checks ZooKeeper runs (`checkACL`, `fixupACL`, getACL masking).
 //!
 //! A connection's identities are a list of [`Id`]s: `ip:<client address>` from the start, plus
-//! one `digest:user:hash` per successful `addAuth`, plus `super:` when the digest matches the
-//! configured super digest. Authentication belongs to the connection, not the session: a client
+//! `x509:<subject>` for a verified TLS client certificate, one `digest:user:hash` per
+//! successful `addAuth`, `sasl:<user>` after a SASL exchange, plus `super:` when the digest
+//! matches the configured super digest (or the SASL user or certificate subject is the
+//! configured super user). Authentication belongs to the connection, not the session: a client
 //! re-sends its auth packets after reconnecting.
 
 use std::net::IpAddr;
@@ -68,7 +70,10 @@ pub fn check(acl: &[Acl], perm: i32, auth: &[Id]) -> Result<(), ErrorCode> {
         }
         for mine in auth.iter().filter(|a| a.scheme == id.scheme) {
             let hit = match id.scheme.as_str() {
-                "digest" => mine.id == id.id,
+                "digest" | "x509" => mine.id == id.id,
+                // ZooKeeper's SASLAuthenticationProvider lets a user named `super` match
+                // every `sasl` entry.
+                "sasl" => mine.id == id.id || mine.id == "super",
                 "ip" => ip_matches(&mine.id, &id.id),
                 _ => false,
             };
@@ -145,10 +150,14 @@ pub fn fixup(acl: &[Acl], auth: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         if id.scheme == "world" && id.id == "anyone" {
             out.push(entry.clone());
         } else if id.scheme == "auth" {
-            // Only authenticated schemes expand: digest (and super, which Java registers only
-            // as a digest side effect, so it is skipped like an unknown provider).
+            // Only authenticated schemes expand: digest, sasl and x509 (not ip; and not super,
+            // which Java registers only as a side effect, so it is skipped like an unknown
+            // provider).
             let mut any = false;
-            for mine in auth.iter().filter(|a| a.scheme == "digest") {
+            for mine in auth
+                .iter()
+                .filter(|a| matches!(a.scheme.as_str(), "digest" | "sasl" | "x509"))
+            {
                 any = true;
                 out.push(Acl::new(entry.perms, mine.clone()));
             }
@@ -172,6 +181,9 @@ fn is_valid_id(scheme: &str, id: &str) -> bool {
             parts.len() == 2 && !parts[0].is_empty()
         }
         "ip" => parse_ip_id(id).is_some(),
+        // Kerberos-style names: `user`, `user@REALM` or `service/host@REALM`.
+        "sasl" => !id.is_empty() && id.split('@').count() <= 2,
+        "x509" => !id.is_empty(),
         _ => false,
     }
 }

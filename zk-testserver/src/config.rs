@@ -9,7 +9,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::server::{ClientAuth, TestServerBuilder, TlsFiles};
+mod command_line;
+
+pub use command_line::{CommandLine, PropertyUse, MAIN_CLASSES};
+
+use crate::keystore::{StoreFile, StoreType};
+use crate::server::{ClientAuth, TestServerBuilder};
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -88,14 +93,40 @@ pub struct ZooCfg {
     pub read_only_mode: bool,
     /// `DigestAuthenticationProvider.superDigest`.
     pub super_digest: Option<String>,
-    /// `ssl.keyStore.location` (PEM with key and certificate).
+    /// `ssl.keyStore.location` (PEM, JKS or PKCS#12 with the key and its certificate).
     pub ssl_key_store: Option<PathBuf>,
-    /// `ssl.keyStore.type` (only PEM).
+    /// `ssl.keyStore.password`.
+    pub ssl_key_store_password: Option<String>,
+    /// `ssl.keyStore.type` (`PEM`, `JKS`, `PKCS12`; inferred from the file name if unset).
     pub ssl_key_store_type: Option<String>,
-    /// `ssl.trustStore.location` (PEM CA certificates for client authentication).
+    /// `ssl.trustStore.location` (CA certificates for client authentication).
     pub ssl_trust_store: Option<PathBuf>,
-    /// `ssl.trustStore.type` (only PEM).
+    /// `ssl.trustStore.password`.
+    pub ssl_trust_store_password: Option<String>,
+    /// `ssl.trustStore.type` (`PEM`, `JKS`, `PKCS12`; inferred from the file name if unset).
     pub ssl_trust_store_type: Option<String>,
+    /// `authProvider.N` (`zookeeper.authProvider.N`): N to provider class.
+    pub auth_providers: BTreeMap<String, String>,
+    /// `java.security.auth.login.config`: the JAAS file (a JVM system property only).
+    pub jaas_config: Option<PathBuf>,
+    /// `zookeeper.sasl.serverconfig`: the JAAS section of the server (default `Server`).
+    pub jaas_section: Option<String>,
+    /// `superUser` (`zookeeper.superUser`): the SASL user that is also the super user.
+    pub sasl_super_user: Option<String>,
+    /// `X509AuthenticationProvider.superUser`: the certificate subject that is super.
+    pub x509_super_user: Option<String>,
+    /// `sessionRequireClientSASLAuth`: every connection must SASL-authenticate first.
+    pub require_sasl_auth: bool,
+    /// `enforce.auth.enabled`.
+    pub enforce_auth: bool,
+    /// `enforce.auth.schemes` (comma-separated).
+    pub enforce_auth_schemes: Option<String>,
+    /// `jute.maxbuffer`: the largest request frame.
+    pub jute_max_buffer: Option<usize>,
+    /// `serverCnxnFactory` (accepted: this server has one connection layer for both ports).
+    pub server_cnxn_factory: Option<String>,
+    /// Keys given in the file itself (for the precedence of system properties).
+    pub file_keys: std::collections::BTreeSet<String>,
     /// `ssl.clientAuth` (`need`, `want`, `none`; ZooKeeper's default is `need`).
     pub ssl_client_auth: Option<ClientAuth>,
     /// `forceSync` (default yes).
@@ -175,58 +206,199 @@ impl ZooCfg {
                 continue;
             };
             let (key, value) = (key.trim(), value.trim());
-            match key {
-                "tickTime" => cfg.tick_time = parse_num(key, value)?,
-                "dataDir" => cfg.data_dir = Some(PathBuf::from(value)),
-                "dataLogDir" => cfg.data_log_dir = Some(PathBuf::from(value)),
-                "clientPort" => cfg.client_port = Some(parse_num(key, value)?),
-                "secureClientPort" => cfg.secure_client_port = Some(parse_num(key, value)?),
-                "clientPortAddress" => cfg.client_port_address = Some(parse_num(key, value)?),
-                "maxClientCnxns" => cfg.max_client_cnxns = parse_num(key, value)?,
-                "minSessionTimeout" => cfg.min_session_timeout = Some(parse_num(key, value)?),
-                "maxSessionTimeout" => cfg.max_session_timeout = Some(parse_num(key, value)?),
-                "initLimit" => cfg.init_limit = Some(parse_num(key, value)?),
-                "syncLimit" => cfg.sync_limit = Some(parse_num(key, value)?),
-                "peerType" => cfg.peer_type = Some(value.to_string()),
-                "4lw.commands.whitelist" => cfg.four_letter_whitelist = Some(value.to_string()),
-                "reconfigEnabled" => cfg.reconfig_enabled = parse_bool(value),
-                "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
-                    cfg.extended_types = parse_bool(value)
-                }
-                "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
-                    cfg.read_only_mode = parse_bool(value)
-                }
-                "DigestAuthenticationProvider.superDigest"
-                | "zookeeper.DigestAuthenticationProvider.superDigest" => {
-                    cfg.super_digest = Some(value.to_string())
-                }
-                "ssl.keyStore.location" => cfg.ssl_key_store = Some(PathBuf::from(value)),
-                "ssl.keyStore.type" => cfg.ssl_key_store_type = Some(value.to_string()),
-                "ssl.trustStore.location" => cfg.ssl_trust_store = Some(PathBuf::from(value)),
-                "ssl.trustStore.type" => cfg.ssl_trust_store_type = Some(value.to_string()),
-                "ssl.clientAuth" => {
-                    cfg.ssl_client_auth =
-                        Some(
-                            ClientAuth::parse(value).ok_or_else(|| ConfigError::Invalid {
-                                key: key.to_string(),
-                                value: value.to_string(),
-                            })?,
-                        )
-                }
-                "forceSync" => cfg.force_sync = parse_bool(value),
-                "znode.container.checkIntervalMs" => {
-                    cfg.container_check_interval_ms = Some(parse_num(key, value)?)
-                }
-                k if k.starts_with("server.") => {
-                    let line = parse_server_line(k, &k["server.".len()..], value)?;
-                    cfg.servers.push(line);
-                }
-                _ => {
-                    cfg.ignored.insert(key.to_string(), value.to_string());
-                }
+            cfg.file_keys.insert(key.to_string());
+            if !cfg.set(key, value)? {
+                cfg.ignored.insert(key.to_string(), value.to_string());
             }
         }
         Ok(cfg)
+    }
+
+    /// Applies one `key=value` setting (a `zoo.cfg` line or a system property mapped to its
+    /// key); false if this server does not know the key.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        match key {
+            "tickTime" => self.tick_time = parse_num(key, value)?,
+            "dataDir" => self.data_dir = Some(PathBuf::from(value)),
+            "dataLogDir" => self.data_log_dir = Some(PathBuf::from(value)),
+            "clientPort" => self.client_port = Some(parse_num(key, value)?),
+            "secureClientPort" => self.secure_client_port = Some(parse_num(key, value)?),
+            "clientPortAddress" => self.client_port_address = Some(parse_num(key, value)?),
+            "maxClientCnxns" => self.max_client_cnxns = parse_num(key, value)?,
+            "minSessionTimeout" => self.min_session_timeout = Some(parse_num(key, value)?),
+            "maxSessionTimeout" => self.max_session_timeout = Some(parse_num(key, value)?),
+            "initLimit" => self.init_limit = Some(parse_num(key, value)?),
+            "syncLimit" => self.sync_limit = Some(parse_num(key, value)?),
+            "peerType" => self.peer_type = Some(value.to_string()),
+            "4lw.commands.whitelist" => self.four_letter_whitelist = Some(value.to_string()),
+            "reconfigEnabled" => self.reconfig_enabled = parse_bool(value),
+            "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
+                self.extended_types = parse_bool(value)
+            }
+            "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+                self.read_only_mode = parse_bool(value)
+            }
+            "DigestAuthenticationProvider.superDigest"
+            | "zookeeper.DigestAuthenticationProvider.superDigest" => {
+                self.super_digest = Some(value.to_string())
+            }
+            "ssl.keyStore.location" => self.ssl_key_store = Some(PathBuf::from(value)),
+            "ssl.keyStore.type" => self.ssl_key_store_type = Some(value.to_string()),
+            "ssl.trustStore.location" => self.ssl_trust_store = Some(PathBuf::from(value)),
+            "ssl.trustStore.type" => self.ssl_trust_store_type = Some(value.to_string()),
+            "ssl.clientAuth" => {
+                self.ssl_client_auth =
+                    Some(
+                        ClientAuth::parse(value).ok_or_else(|| ConfigError::Invalid {
+                            key: key.to_string(),
+                            value: value.to_string(),
+                        })?,
+                    )
+            }
+            "forceSync" => self.force_sync = parse_bool(value),
+            "znode.container.checkIntervalMs" => {
+                self.container_check_interval_ms = Some(parse_num(key, value)?)
+            }
+            k if k.starts_with("server.") => {
+                let line = parse_server_line(k, &k["server.".len()..], value)?;
+                self.servers.push(line);
+            }
+            "ssl.keyStore.password" => self.ssl_key_store_password = Some(value.to_string()),
+            "ssl.trustStore.password" => self.ssl_trust_store_password = Some(value.to_string()),
+            "java.security.auth.login.config" => self.jaas_config = Some(PathBuf::from(value)),
+            "sasl.serverconfig" => self.jaas_section = Some(value.to_string()),
+            "superUser" => self.sasl_super_user = Some(value.to_string()),
+            "X509AuthenticationProvider.superUser" => {
+                self.x509_super_user = Some(value.to_string())
+            }
+            "sessionRequireClientSASLAuth" => self.require_sasl_auth = parse_bool(value),
+            "enforce.auth.enabled" => self.enforce_auth = parse_bool(value),
+            "enforce.auth.schemes" => self.enforce_auth_schemes = Some(value.to_string()),
+            "jute.maxbuffer" => self.jute_max_buffer = Some(parse_num(key, value)?),
+            "serverCnxnFactory" => self.server_cnxn_factory = Some(value.to_string()),
+            k if k.starts_with("authProvider.") => {
+                self.auth_providers
+                    .insert(k["authProvider.".len()..].to_string(), value.to_string());
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn store(
+        &self,
+        key: &str,
+        path: &Path,
+        password: &Option<String>,
+        store_type: &Option<String>,
+    ) -> Result<StoreFile, ConfigError> {
+        let mut store = StoreFile::new(path);
+        store.password = password.clone();
+        if let Some(t) = store_type {
+            store.store_type = Some(StoreType::parse(t).ok_or_else(|| ConfigError::Invalid {
+                key: format!("{key}.type"),
+                value: t.clone(),
+            })?);
+        }
+        Ok(store)
+    }
+
+    fn tls_to_builder(&self, mut b: TestServerBuilder) -> Result<TestServerBuilder, ConfigError> {
+        let (Some(port), Some(path)) = (self.secure_client_port, &self.ssl_key_store) else {
+            if self.secure_client_port.is_some() {
+                tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
+            }
+            return Ok(b);
+        };
+        let key_store = self.store(
+            "ssl.keyStore",
+            path,
+            &self.ssl_key_store_password,
+            &self.ssl_key_store_type,
+        )?;
+        b = b.tls_key_store(key_store, port);
+        match (&self.ssl_trust_store, self.ssl_client_auth) {
+            (Some(path), mode) => {
+                let trust = self.store(
+                    "ssl.trustStore",
+                    path,
+                    &self.ssl_trust_store_password,
+                    &self.ssl_trust_store_type,
+                )?;
+                b = b.tls_trust_store(trust, mode.unwrap_or_default());
+            }
+            (None, Some(ClientAuth::None) | None) => {}
+            (None, Some(mode)) => {
+                // Java falls back to the JVM's default CAs; there is no such store here.
+                tracing::warn!(
+                    ?mode,
+                    "ssl.clientAuth without ssl.trustStore.location: client certificates \
+                     are not asked for"
+                );
+            }
+        }
+        Ok(b)
+    }
+
+    fn auth_to_builder(&self, mut b: TestServerBuilder) -> Result<TestServerBuilder, ConfigError> {
+        const KNOWN_PROVIDERS: &[&str] = &[
+            "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+            "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
+            "org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+            "org.apache.zookeeper.server.auth.IPAuthenticationProvider",
+        ];
+        for (n, class) in &self.auth_providers {
+            if !KNOWN_PROVIDERS.contains(&class.as_str()) {
+                tracing::warn!(n = %n, %class, "authProvider ignored: unknown provider class");
+            }
+        }
+        if let Some(path) = &self.jaas_config {
+            let section = self.jaas_section.as_deref().unwrap_or("Server");
+            let text =
+                std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+            let invalid = |why: String| ConfigError::Invalid {
+                key: "java.security.auth.login.config".into(),
+                value: format!("{}: {why}", path.display()),
+            };
+            let sections = crate::sasl::parse_jaas(&text).map_err(|e| invalid(e.to_string()))?;
+            let entries = sections
+                .get(section)
+                .ok_or_else(|| invalid(format!("no section named {section:?}")))?;
+            let users: BTreeMap<String, String> =
+                entries.iter().flat_map(|e| e.digest_users()).collect();
+            if users.is_empty() {
+                tracing::warn!(
+                    file = %path.display(),
+                    section,
+                    "the JAAS section has no DigestLoginModule users: SASL logins will fail"
+                );
+            }
+            b = b.sasl_users(users);
+        }
+        if let Some(user) = &self.sasl_super_user {
+            b = b.sasl_super_user(user.clone());
+        }
+        if let Some(subject) = &self.x509_super_user {
+            b = b.x509_super_user(subject.clone());
+        }
+        if self.require_sasl_auth {
+            b = b.enforce_auth_schemes(["sasl"]);
+        } else if self.enforce_auth {
+            let schemes = self.enforce_auth_schemes.as_deref().unwrap_or("");
+            let schemes: Vec<&str> = schemes
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            if schemes.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "enforce.auth.schemes".into(),
+                    value: String::new(),
+                });
+            }
+            b = b.enforce_auth_schemes(schemes);
+        }
+        Ok(b)
     }
 
     /// True if the config describes an ensemble of more than one member.
@@ -242,14 +414,6 @@ impl ZooCfg {
         if let (Some(data), Some(log)) = (&self.data_dir, &self.data_log_dir) {
             if data != log {
                 tracing::warn!(dataLogDir = %log.display(), "dataLogDir ignored: the txn log is kept in dataDir");
-            }
-        }
-        for t in [&self.ssl_key_store_type, &self.ssl_trust_store_type]
-            .into_iter()
-            .flatten()
-        {
-            if !t.eq_ignore_ascii_case("PEM") {
-                tracing::warn!(r#type = %t, "only PEM key and trust stores are supported");
             }
         }
         let port = self.client_port.ok_or(ConfigError::Missing("clientPort"))?;
@@ -282,30 +446,13 @@ impl ZooCfg {
         if let Some(ms) = self.container_check_interval_ms {
             b = b.container_check_interval(Duration::from_millis(ms));
         }
-        if let (Some(port), Some(store)) = (self.secure_client_port, &self.ssl_key_store) {
-            b = b.tls(
-                TlsFiles {
-                    cert_chain: store.clone(),
-                    private_key: store.clone(),
-                },
-                port,
-            );
-            match (&self.ssl_trust_store, self.ssl_client_auth) {
-                (Some(store), mode) => {
-                    b = b.tls_client_auth(store.clone(), mode.unwrap_or_default());
-                }
-                (None, Some(ClientAuth::None) | None) => {}
-                (None, Some(mode)) => {
-                    // Java falls back to the JVM's default CAs; there is no such store here.
-                    tracing::warn!(
-                        ?mode,
-                        "ssl.clientAuth without ssl.trustStore.location: client certificates \
-                         are not asked for"
-                    );
-                }
-            }
-        } else if self.secure_client_port.is_some() {
-            tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
+        b = self.tls_to_builder(b)?;
+        b = self.auth_to_builder(b)?;
+        if let Some(max) = self.jute_max_buffer {
+            b = b.max_frame_size(max);
+        }
+        if let Some(factory) = &self.server_cnxn_factory {
+            tracing::info!(%factory, "serverCnxnFactory: one connection layer serves both ports");
         }
         Ok(b)
     }
@@ -352,19 +499,33 @@ mod tests {
         assert!(cfg.read_only_mode);
         assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
         let b = cfg.to_builder().unwrap();
+        let (trust, mode) = b.tls_trust_store.clone().unwrap();
         assert_eq!(
-            b.tls_client_auth,
-            Some((PathBuf::from("/ca.pem"), ClientAuth::Want))
+            (trust.path, mode),
+            (PathBuf::from("/ca.pem"), ClientAuth::Want)
         );
+        assert_eq!(trust.store_type, Some(StoreType::Pem));
         assert!(b.read_only_mode_enabled && !b.read_only);
-        // A trust store without ssl.clientAuth means `need`, ZooKeeper's default.
+        // A trust store without ssl.clientAuth means `need`, ZooKeeper's default; types
+        // come from the file names when not given.
         let cfg = ZooCfg::parse(
-            "clientPort=1\nsecureClientPort=2\nssl.keyStore.location=/k\n\
-             ssl.trustStore.location=/ca\n",
+            "clientPort=1\nsecureClientPort=2\nssl.keyStore.location=/k.p12\n\
+             ssl.keyStore.password=pw\nssl.trustStore.location=/ca.jks\n",
         )
         .unwrap();
         let b = cfg.to_builder().unwrap();
-        assert_eq!(b.tls_client_auth.map(|(_, m)| m), Some(ClientAuth::Need));
+        let key = b.tls_key_store.clone().unwrap();
+        assert_eq!(key.password.as_deref(), Some("pw"));
+        assert_eq!(key.resolved_type(), Ok(StoreType::Pkcs12));
+        let (trust, mode) = b.tls_trust_store.clone().unwrap();
+        assert_eq!(mode, ClientAuth::Need);
+        assert_eq!(trust.resolved_type(), Ok(StoreType::Jks));
+        assert!(matches!(
+            ZooCfg::parse("clientPort=1\nsecureClientPort=2\nssl.keyStore.location=/k\nssl.keyStore.type=BKS\n")
+                .unwrap()
+                .to_builder(),
+            Err(ConfigError::Invalid { .. })
+        ));
         assert!(matches!(
             ZooCfg::parse("ssl.clientAuth=maybe"),
             Err(ConfigError::Invalid { .. })

@@ -19,6 +19,7 @@
 //! outputs keep their order, every connection gets its replies in request order and a read
 //! never overtakes its session's earlier writes.
 
+mod auth;
 mod config;
 mod handshake;
 mod reads;
@@ -91,6 +92,8 @@ pub struct Conn {
     pub timeout_ms: i32,
     /// Statistics for `cons`/`stat`.
     pub stats: ConnStats,
+    /// The SASL exchange in progress, if any.
+    pub sasl: Option<crate::sasl::DigestMd5Server>,
 }
 
 /// All state of one standalone server.
@@ -267,6 +270,7 @@ impl ServerCore {
                 auth: vec![Id::new("ip", addr.ip().to_canonical().to_string())],
                 timeout_ms: 0,
                 stats: ConnStats::new(now),
+                sasl: None,
             },
         );
     }
@@ -354,6 +358,9 @@ impl ServerCore {
             return;
         }
         let op = header.op();
+        if !self.auth_enforced(conn, header.xid, op) {
+            return;
+        }
         let request = match Request::decode_body(header.op_type, &mut body) {
             Err(DecodeError::UnknownOpCode(_) | DecodeError::UnexpectedOpCode(_)) => {
                 self.unimplemented(conn, header.xid);
@@ -400,7 +407,8 @@ impl ServerCore {
         match request {
             Request::Ping => self.reply(conn, xid, self.zxid, ErrorCode::Ok, None),
             Request::Auth(packet) => self.auth(conn, xid, &packet),
-            Request::Check(_) | Request::Sasl(_) => self.unimplemented(conn, xid),
+            Request::Sasl(sasl) => self.sasl(conn, xid, &sasl.token),
+            Request::Check(_) => self.unimplemented(conn, xid),
             Request::CloseSession => {
                 if self.local_sessions.remove(&session_id).is_some() {
                     self.sessions.remove(session_id);

@@ -10,7 +10,36 @@
 //!
 //! Layout: [`tree`] (pure data tree and `apply`), [`prep`] (validation into [`txn::Txn`]s),
 //! [`watch`], [`session`], [`acl`], [`core`] (sans-IO request handling), `net` (tokio),
-//! [`storage`] (txn log and snapshots), [`config`] (`zoo.cfg`), [`four_letter`].
+//! [`storage`] (txn log and snapshots), [`config`] (`zoo.cfg` and the command line),
+//! [`keystore`] and [`tls`] (PEM, JKS, PKCS#12; x509 identities), [`sasl`] (JAAS and
+//! DIGEST-MD5), [`four_letter`].
+//!
+//! # Drop-in for the java command line
+//!
+//! A harness that runs `java [JVM flags] [-Dname=value ...] -cp ... \
+//! org.apache.zookeeper.server.quorum.QuorumPeerMain zoo.cfg` runs this server by replacing
+//! `java` with the `zk-testserver` binary and keeping every argument:
+//!
+//! - `-Dname=value` system properties are applied with ZooKeeper's precedence
+//!   ([`config::ZooCfg::apply_system_properties`]): a `zoo.cfg` key ZooKeeper turns into the
+//!   property `zookeeper.<key>` wins over a `-D` of that name, and the `-D` applies when the
+//!   file lacks the key; settings that only exist as properties (`readonlymode.enabled`,
+//!   `jute.maxbuffer`, `java.security.auth.login.config`, `znode.container.checkIntervalMs`)
+//!   come from `-D`. Properties for the JVM or logging (`java.*`, `log4j.*`,
+//!   `zookeeper.log.*`, ...) are skipped; any other unknown one is skipped with a warning.
+//! - Other JVM flags (`-Xmx..`, `-XX:..`, `-cp x`, ...) and the main class are skipped
+//!   ([`config::CommandLine`]); the first other argument is the `zoo.cfg`.
+//! - `secureClientPort` serves TLS with PEM, JKS or PKCS#12 key and trust stores
+//!   (`ssl.keyStore.*`, `ssl.trustStore.*`, types inferred from `.pem`/`.jks`/`.p12`/`.pfx`);
+//!   a verified client certificate gives the ACL identity `x509:<subject>`.
+//! - `authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider` with
+//!   `-Djava.security.auth.login.config=jaas.conf` serves SASL DIGEST-MD5 for the
+//!   `user_<name>` entries of the JAAS `Server` section; a login gives `sasl:<name>`.
+//!
+//! The binary logs `zk-testserver serving` on stderr when it accepts clients. The crate's
+//! README has the full table of properties; `tests/security/dropin.rs` runs one harness
+//! argument vector with this binary and with `java` and checks TLS, SASL, digest and
+//! super-user sessions against both.
 //!
 //! # Fuzzing
 //!
@@ -48,9 +77,11 @@ pub mod acl;
 pub mod config;
 pub mod core;
 pub mod four_letter;
+pub mod keystore;
 mod net;
 pub mod prep;
 pub mod real;
+pub mod sasl;
 mod server;
 pub mod session;
 pub mod storage;

@@ -83,6 +83,8 @@ pub(crate) struct NetContext {
     pub(crate) next_conn: Arc<AtomicU64>,
     pub(crate) limits: Arc<ConnLimits>,
     pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The largest request frame (`jute.maxbuffer`).
+    pub(crate) max_frame: usize,
 }
 
 impl std::fmt::Debug for NetContext {
@@ -114,10 +116,19 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: NetContext) {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let _guard = guard;
+            let decoder = FrameDecoder::new(ctx.max_frame);
             match ctx.tls.clone() {
-                None => serve(stream, addr, conn, ctx.core).await,
+                None => serve(stream, addr, conn, ctx.core, decoder, None).await,
                 Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls) => serve(tls, addr, conn, ctx.core).await,
+                    Ok(tls) => {
+                        let x509 = tls
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|certs| certs.first())
+                            .and_then(crate::tls::x509_subject);
+                        serve(tls, addr, conn, ctx.core, decoder, x509).await
+                    }
                     Err(e) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
                 },
             }
@@ -126,8 +137,14 @@ pub(crate) async fn accept_loop(listener: TcpListener, ctx: NetContext) {
 }
 
 /// Serves one connection to the end.
-async fn serve<S>(stream: S, addr: SocketAddr, conn: ConnId, core: mpsc::Sender<CoreMsg>)
-where
+async fn serve<S>(
+    stream: S,
+    addr: SocketAddr,
+    conn: ConnId,
+    core: mpsc::Sender<CoreMsg>,
+    decoder: FrameDecoder,
+    x509: Option<String>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     tracing::debug!(conn, %addr, "connection opened");
@@ -156,12 +173,12 @@ where
             conn,
             addr,
             tx: out_tx,
+            x509,
         })
         .is_err()
     {
         return;
     }
-    let decoder = FrameDecoder::default();
     let mut connected = false;
     'conn: loop {
         loop {

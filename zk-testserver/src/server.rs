@@ -36,6 +36,8 @@ pub(crate) enum CoreMsg {
         conn: ConnId,
         addr: SocketAddr,
         tx: tmpsc::UnboundedSender<ConnOut>,
+        /// The subject of a verified TLS client certificate.
+        x509: Option<String>,
     },
     Connect {
         conn: ConnId,
@@ -161,9 +163,17 @@ impl CoreThread {
     fn handle(&mut self, msg: CoreMsg) -> Option<oneshot::Sender<ServerCore>> {
         let now = self.now();
         match msg {
-            CoreMsg::Open { conn, addr, tx } => {
+            CoreMsg::Open {
+                conn,
+                addr,
+                tx,
+                x509,
+            } => {
                 self.conns.insert(conn, tx);
                 self.core.open(conn, addr, now);
+                if let Some(subject) = x509 {
+                    self.core.add_x509_identity(conn, subject);
+                }
             }
             CoreMsg::Connect { conn, req } => self.core.connect(conn, &req, now),
             CoreMsg::Frame { conn, frame } => {
@@ -493,6 +503,10 @@ impl TestServer {
             next_conn: Arc::new(AtomicU64::new(1)),
             limits: ConnLimits::new(self.builder.max_client_cnxns),
             tls: None,
+            max_frame: self
+                .builder
+                .max_frame
+                .unwrap_or(zk_proto::DEFAULT_MAX_FRAME),
         };
         let mut tasks = vec![tokio::spawn(net::accept_loop(listener, ctx.clone()))];
         if let Some((l, acceptor)) = secure {

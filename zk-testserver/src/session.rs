@@ -1,9 +1,16 @@
 //! The session tracker: ids, passwords, timeout negotiation and tick-bucketed expiry.
 //!
 //! Pure state, driven by the caller's clock (`now` in ms). Session ids follow ZooKeeper's
-//! layout, `((now << 24) >>> 8) | (myid << 56)`, incremented per session. Passwords are a keyed
-//! hash of the id with a server (or ensemble) secret, so any node holding the secret can check
-//! a reconnecting client without having seen its session created.
+//! layout, `((now << 24) >>> 8) | (myid << 56)`, incremented per session.
+//!
+//! Passwords: 16 bytes of a keyed hash (the first 16 bytes of SHA-1(secret ‖ id)) under a
+//! 256-bit secret drawn from the operating system's CSPRNG ([`new_secret`]) when a server
+//! starts (kept in the data dir, so sessions survive restarts, and shared by an ensemble, so
+//! any member can check a reconnecting client without having seen its session created).
+//! Without the secret a password cannot be predicted from the id, unlike ZooKeeper 3.8's
+//! `new Random(id ^ 0xB3415C00)`, which anyone who sees a session id can recompute to take
+//! the session over. Random per-session passwords would have to be logged with every
+//! session, for no gain in unpredictability.
 //!
 //! Expiry: a session's deadline is `now + timeout` rounded *up* to the next multiple of the
 //! tick, like ZooKeeper's `ExpiryQueue`; every packet from the client moves it.
@@ -33,6 +40,12 @@ pub struct SessionTracker {
     max_timeout: i32,
     next_id: i64,
     secret: [u8; 32],
+}
+
+/// A fresh secret for session passwords, from the operating system's CSPRNG (through
+/// `rand`'s thread-local generator, a ChaCha stream cipher seeded and reseeded by the OS).
+pub fn new_secret() -> [u8; 32] {
+    rand::random()
 }
 
 /// The first session id of a server started at `now_ms` with id `myid`.
@@ -229,6 +242,35 @@ mod tests {
         assert_ne!(t.password(a), t.password(b));
         let other = SessionTracker::new(100, 200, 2000, 1, [8; 32]);
         assert_ne!(other.password(a), t.password(a));
+    }
+
+    /// ZooKeeper 3.8's password for `id`: `new java.util.Random(id ^ 0xB3415C00)`,
+    /// `nextBytes` of 16.
+    fn java_password(id: i64) -> Vec<u8> {
+        const M: u64 = 0x5DEE_CE66D;
+        const MASK: u64 = (1 << 48) - 1;
+        let mut seed = ((id ^ 0xB341_5C00) as u64 ^ M) & MASK;
+        let mut out = Vec::new();
+        while out.len() < 16 {
+            seed = (seed.wrapping_mul(M).wrapping_add(0xB)) & MASK;
+            out.extend(((seed >> 16) as u32).to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn the_same_id_gets_unrelated_passwords_on_two_servers() {
+        let id = initial_session_id(1_000, 1);
+        let a = SessionTracker::new(100, 200, 2000, id, new_secret());
+        let b = SessionTracker::new(100, 200, 2000, id, new_secret());
+        assert_ne!(a.secret(), b.secret());
+        assert_ne!(a.password(id), b.password(id));
+        for t in [&a, &b] {
+            assert_ne!(t.password(id).to_vec(), java_password(id));
+            // Neighbouring ids share no bytes in the same places beyond chance.
+            let (p, q) = (t.password(id), t.password(id + 1));
+            assert!(p.iter().zip(&q).filter(|(x, y)| x == y).count() < 4);
+        }
     }
 
     #[test]

@@ -175,6 +175,7 @@ impl Harness {
             } else {
                 Vec::new()
             },
+            sasl: None,
             seed: u64::from(config),
             connect_passes: None,
             // `config % 3` picks the hosts, so 3 (one host, like 0) is free for this.

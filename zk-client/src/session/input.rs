@@ -105,6 +105,14 @@ impl<R> Session<R> {
         } else {
             SessionState::Connected
         };
+        if !self.start_sasl(state, now) {
+            self.after_authentication(state, now);
+        }
+    }
+
+    /// The rest of the handshake, once SASL (if configured) has succeeded: credentials,
+    /// watches, queued requests.
+    pub(super) fn after_authentication(&mut self, state: SessionState, now: Instant) {
         for index in 0..self.auths.len() {
             self.send_auth(index, now);
         }
@@ -306,6 +314,10 @@ impl<R> Session<R> {
         }
         if p.op == OpCode::CloseSession {
             self.terminate(SessionState::Closed, Error::Closed);
+            return;
+        }
+        if p.op == OpCode::Sasl && p.token.is_none() {
+            self.on_sasl_reply(result, now);
             return;
         }
         match p.token {

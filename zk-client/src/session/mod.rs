@@ -24,6 +24,7 @@
 mod input;
 mod lifecycle;
 mod probe;
+mod sasl;
 mod state;
 mod transmit;
 pub(crate) mod watches;
@@ -81,6 +82,8 @@ pub(crate) struct Config {
     pub(crate) read_only: bool,
     pub(crate) session: Option<(i64, Bytes)>,
     pub(crate) auth: Vec<(String, Bytes)>,
+    /// SASL DIGEST-MD5 credentials (user, password), authenticated on every connection.
+    pub(crate) sasl: Option<crate::sasl::Credentials>,
     pub(crate) seed: u64,
     /// Before the first connection, give up (state `Closed`, queued requests `NoHosts`) after
     /// this many failed passes over the hosts (`ClientBuilder::connect_attempts`).
@@ -222,6 +225,8 @@ pub(crate) struct Session<R> {
     set_watches_in_flight: usize,
     /// The host of the current connection or attempt.
     current: Option<HostPort>,
+    /// The SASL exchange under way on this connection; nothing else is sent meanwhile.
+    sasl: Option<sasl::Exchange>,
     /// While connected read-only: when to probe for a read-write server, and the interval.
     ro_probe: Option<(Instant, Duration)>,
     /// The session whose connection was last announced (0: none yet): tells a session's
@@ -281,6 +286,7 @@ impl<R> Session<R> {
             announce: None,
             set_watches_in_flight: 0,
             current: None,
+            sasl: None,
             ro_probe: None,
             announced: 0,
             renewed_from: None,
@@ -695,7 +701,7 @@ impl<R> Session<R> {
             self.watches.intend(*id, path.clone(), *intent);
         }
         let deadline = now + self.cfg.request_timeout;
-        if self.phase == Phase::Connected && self.queue.is_empty() {
+        if self.phase == Phase::Connected && self.queue.is_empty() && self.sasl.is_none() {
             self.send(frame, Some(token), deadline, watch, now);
         } else {
             self.queue.push_back(Queued {
@@ -771,7 +777,7 @@ impl<R> Session<R> {
             data,
             waiter: Some(token),
         });
-        if self.phase == Phase::Connected {
+        if self.phase == Phase::Connected && self.sasl.is_none() {
             self.send_auth(self.auths.len() - 1, now);
         }
     }

@@ -30,6 +30,7 @@ pub(super) fn config(hosts: usize) -> Config {
         read_only: false,
         session: None,
         auth: Vec::new(),
+        sasl: None,
         seed: 7,
         connect_passes: None,
         renew: false,

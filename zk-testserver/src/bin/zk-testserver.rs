@@ -1,9 +1,13 @@
-//! `zk-testserver path/to/zoo.cfg`: a drop-in for `QuorumPeerMain zoo.cfg` in standalone mode.
+//! `zk-testserver [JVM flags] [-Dname=value ...] [main class] path/to/zoo.cfg`: a drop-in for
+//! `java ... QuorumPeerMain zoo.cfg` in standalone mode (see the crate docs, "Drop-in for the
+//! java command line").
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use zk_testserver::config::ZooCfg;
+use zk_testserver::config::{CommandLine, PropertyUse, ZooCfg};
+
+const USAGE: &str = "usage: zk-testserver [JVM flags] [-Dname=value ...] \
+                     [org.apache.zookeeper.server.quorum.QuorumPeerMain] path/to/zoo.cfg";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -13,19 +17,59 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let mut args = std::env::args_os().skip(1);
-    let (Some(path), None) = (args.next(), args.next()) else {
-        eprintln!("usage: zk-testserver path/to/zoo.cfg");
-        return ExitCode::from(2);
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect::<Result<_, _>>()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!("zk-testserver: argument is not UTF-8: {bad:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
-    let path = PathBuf::from(path);
-    let cfg = match ZooCfg::load(&path) {
+    let command_line = match CommandLine::parse(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zk-testserver: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    for flag in &command_line.skipped {
+        tracing::debug!(%flag, "JVM argument skipped");
+    }
+    let path = &command_line.config;
+    let mut cfg = match ZooCfg::load(path) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("zk-testserver: {e}");
             return ExitCode::from(2);
         }
     };
+    match cfg.apply_system_properties(&command_line.properties) {
+        Ok(uses) => {
+            for (name, used) in uses {
+                match used {
+                    PropertyUse::Applied(key) => {
+                        tracing::debug!(%name, %key, "system property applied")
+                    }
+                    PropertyUse::OverriddenByFile(key) => tracing::info!(
+                        %name,
+                        %key,
+                        "system property overridden by zoo.cfg (ZooKeeper's precedence)"
+                    ),
+                    PropertyUse::Unknown => {
+                        tracing::warn!(%name, "system property ignored by zk-testserver")
+                    }
+                    _ => tracing::debug!(%name, "JVM or logging property skipped"),
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("zk-testserver: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if cfg.is_ensemble() {
         eprintln!(
             "zk-testserver: {} lists {} servers; this release runs standalone servers only \

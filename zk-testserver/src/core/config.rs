@@ -1,6 +1,7 @@
 //! The settings the core needs.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use zk_proto::FourLetterWord;
 
@@ -83,6 +84,18 @@ pub struct CoreConfig {
     pub conf_lines: Vec<(String, String)>,
     /// `maxClientCnxns` (for `conf`; enforced by the listener).
     pub max_client_cnxns: usize,
+    /// SASL DIGEST-MD5 users, name to password (the JAAS `Server` section); `None` when no
+    /// JAAS file is configured: SASL requests then get an empty answer, as from ZooKeeper.
+    pub sasl_users: Option<Arc<BTreeMap<String, String>>>,
+    /// `zookeeper.superUser`: the SASL user that is also the super user.
+    pub sasl_super_user: Option<String>,
+    /// `zookeeper.X509AuthenticationProvider.superUser`: the certificate subject that is also
+    /// the super user.
+    pub x509_super_user: Option<String>,
+    /// Schemes one of which a connection must be authenticated with before any request but
+    /// auth and SASL (`zookeeper.enforce.auth.*`, `zookeeper.sessionRequireClientSASLAuth`);
+    /// empty: not enforced.
+    pub enforce_auth_schemes: Vec<String>,
 }
 
 impl CoreConfig {
@@ -106,6 +119,10 @@ impl CoreConfig {
             wall_clock_ms: 0,
             conf_lines: Vec::new(),
             max_client_cnxns: 60,
+            sasl_users: None,
+            sasl_super_user: None,
+            x509_super_user: None,
+            enforce_auth_schemes: Vec::new(),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! [`TestServerBuilder`]: every knob of the in-process server.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::{CoreConfig, Whitelist};
+use crate::keystore::{StoreFile, StoreType};
 
 use super::TestServer;
 
@@ -87,6 +89,13 @@ pub struct TestServerBuilder {
     pub(crate) tls: Option<TlsFiles>,
     pub(crate) tls_client_auth: Option<(PathBuf, ClientAuth)>,
     pub(crate) extra_conf: Vec<(String, String)>,
+    pub(crate) tls_key_store: Option<StoreFile>,
+    pub(crate) tls_trust_store: Option<(StoreFile, ClientAuth)>,
+    pub(crate) sasl_users: Option<Arc<BTreeMap<String, String>>>,
+    pub(crate) sasl_super_user: Option<String>,
+    pub(crate) x509_super_user: Option<String>,
+    pub(crate) enforce_auth_schemes: Vec<String>,
+    pub(crate) max_frame: Option<usize>,
 }
 
 impl Default for TestServerBuilder {
@@ -115,6 +124,13 @@ impl Default for TestServerBuilder {
             tls: None,
             tls_client_auth: None,
             extra_conf: Vec::new(),
+            tls_key_store: None,
+            tls_trust_store: None,
+            sasl_users: None,
+            sasl_super_user: None,
+            x509_super_user: None,
+            enforce_auth_schemes: Vec::new(),
+            max_frame: None,
         }
     }
 }
@@ -248,6 +264,60 @@ impl TestServerBuilder {
         self
     }
 
+    /// Serve TLS on a second port with the key and certificate chain of a key store (PEM, JKS
+    /// or PKCS#12; `ssl.keyStore.*`).
+    pub fn tls_key_store(mut self, store: StoreFile, secure_port: u16) -> Self {
+        self.tls_key_store = Some(store);
+        self.secure_port = secure_port;
+        self
+    }
+
+    /// Authenticates TLS clients against the CAs of a trust store (PEM, JKS or PKCS#12;
+    /// `ssl.trustStore.*` with `ssl.clientAuth`). A verified client certificate gives the
+    /// connection the `x509` identity of its subject.
+    pub fn tls_trust_store(mut self, store: StoreFile, mode: ClientAuth) -> Self {
+        self.tls_trust_store = Some((store, mode));
+        self
+    }
+
+    /// The `x509` subject (RFC 2253, as in ACLs) that is also the super user
+    /// (`zookeeper.X509AuthenticationProvider.superUser`).
+    pub fn x509_super_user(mut self, subject: impl Into<String>) -> Self {
+        self.x509_super_user = Some(subject.into());
+        self
+    }
+
+    /// Answers SASL DIGEST-MD5 with these users (name to password), as ZooKeeper does with
+    /// the `user_<name>="<password>"` entries of the JAAS `Server` section.
+    pub fn sasl_users(mut self, users: BTreeMap<String, String>) -> Self {
+        self.sasl_users = Some(Arc::new(users));
+        self
+    }
+
+    /// The SASL user that is also the super user (`zookeeper.superUser`).
+    pub fn sasl_super_user(mut self, user: impl Into<String>) -> Self {
+        self.sasl_super_user = Some(user.into());
+        self
+    }
+
+    /// Requires every connection to authenticate with one of these schemes (e.g. `sasl`)
+    /// before any request but auth and SASL (`zookeeper.enforce.auth.schemes`,
+    /// `zookeeper.sessionRequireClientSASLAuth`); others get `SessionClosedRequireSaslAuth`.
+    pub fn enforce_auth_schemes<I, S>(mut self, schemes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.enforce_auth_schemes = schemes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The largest request frame accepted, in bytes (`jute.maxbuffer`; default 0xfffff).
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame = Some(bytes);
+        self
+    }
+
     /// Extra `key=value` pairs `conf` reports.
     pub fn conf_entry(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_conf.push((key.into(), value.into()));
@@ -268,15 +338,22 @@ impl TestServerBuilder {
     }
 
     pub(crate) fn tls_acceptor(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, ServerError> {
-        let Some(files) = &self.tls else {
-            return Ok(None);
-        };
-        let client_auth = self
-            .tls_client_auth
-            .as_ref()
-            .map(|(store, mode)| (store.as_path(), *mode));
-        let config = crate::tls::server_config(&files.cert_chain, &files.private_key, client_auth)
-            .map_err(ServerError::Tls)?;
+        let identity = match (&self.tls_key_store, &self.tls) {
+            (Some(store), _) => store.load_identity(),
+            (None, Some(files)) => crate::tls::pem_identity(&files.cert_chain, &files.private_key),
+            (None, None) => return Ok(None),
+        }
+        .map_err(ServerError::Tls)?;
+        let trust = self.tls_trust_store.clone().or_else(|| {
+            self.tls_client_auth
+                .as_ref()
+                .map(|(path, mode)| (StoreFile::new(path).store_type(StoreType::Pem), *mode))
+        });
+        let config = crate::tls::server_config_from_stores(
+            identity,
+            trust.as_ref().map(|(store, mode)| (store, *mode)),
+        )
+        .map_err(ServerError::Tls)?;
         Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
     }
 
@@ -298,9 +375,13 @@ impl TestServerBuilder {
         cfg.container_max_never_used_ms =
             i64::try_from(self.container_max_never_used.as_millis()).unwrap_or(i64::MAX / 2);
         cfg.myid = self.myid;
-        cfg.secret = self.secret.unwrap_or_else(rand::random);
+        cfg.secret = self.secret.unwrap_or_else(crate::session::new_secret);
         cfg.wall_clock_ms = super::wall_ms();
         cfg.max_client_cnxns = self.max_client_cnxns;
+        cfg.sasl_users = self.sasl_users.clone();
+        cfg.sasl_super_user = self.sasl_super_user.clone();
+        cfg.x509_super_user = self.x509_super_user.clone();
+        cfg.enforce_auth_schemes = self.enforce_auth_schemes.clone();
         let mut conf = vec![
             ("clientPort".to_string(), addr.port().to_string()),
             ("clientPortAddress".to_string(), addr.ip().to_string()),
