@@ -104,6 +104,8 @@ mod tests {
             request_timeout: Duration::from_secs(6),
             read_only: false,
             session: None,
+            connect_passes: None,
+            renew: false,
             auth: vec![("digest".into(), Bytes::from_static(b"u:p"))],
             sasl: Some(Credentials {
                 user: "bob".into(),
