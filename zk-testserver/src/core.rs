@@ -20,6 +20,7 @@
 //! never overtakes its session's earlier writes.
 
 mod config;
+mod decode;
 mod handshake;
 mod reads;
 pub mod stats;
@@ -354,13 +355,13 @@ impl ServerCore {
             return;
         }
         let op = header.op();
-        let request = match Request::decode_body(header.op_type, &mut body) {
+        let request = match decode::decode_request_body(header.op_type, body) {
             Err(DecodeError::UnknownOpCode(_) | DecodeError::UnexpectedOpCode(_)) => {
                 self.unimplemented(conn, header.xid);
                 return;
             }
-            Ok(r) if body.is_empty() => r,
-            _ => {
+            Ok(r) => r,
+            Err(_) => {
                 tracing::debug!(conn, ?op, "malformed request body");
                 if op == OpCode::Auth {
                     self.reply(conn, header.xid, 0, ErrorCode::AuthFailed, None);

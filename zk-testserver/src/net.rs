@@ -170,7 +170,9 @@ where
                     let msg = if connected {
                         CoreMsg::Frame { conn, frame }
                     } else {
-                        match ConnectRequest::decode_exact(&frame) {
+                        // Bytes after the request (and its readOnly flag) are ignored, as
+                        // ZooKeeper ignores them: newer clients append fields.
+                        match ConnectRequest::decode(&mut &frame[..]) {
                             Ok(req) => {
                                 connected = true;
                                 CoreMsg::Connect { conn, req }

@@ -8,6 +8,7 @@ mod faults;
 mod four_letter;
 mod fuzz;
 mod kazoo;
+mod leniency;
 mod peer_client;
 mod persistence;
 mod tls;
