@@ -87,6 +87,9 @@ pub struct TestServerBuilder {
     pub(crate) tls: Option<TlsFiles>,
     pub(crate) tls_client_auth: Option<(PathBuf, ClientAuth)>,
     pub(crate) extra_conf: Vec<(String, String)>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) global_outstanding_limit: usize,
+    pub(crate) max_frame: usize,
 }
 
 impl Default for TestServerBuilder {
@@ -115,9 +118,15 @@ impl Default for TestServerBuilder {
             tls: None,
             tls_client_auth: None,
             extra_conf: Vec::new(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            global_outstanding_limit: 1000,
+            max_frame: zk_proto::DEFAULT_MAX_FRAME,
         }
     }
 }
+
+/// ZooKeeper's `zookeeper.nio.sessionlessCnxnTimeout` default.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TestServerBuilder {
     /// The address to listen on (default 127.0.0.1).
@@ -252,6 +261,36 @@ impl TestServerBuilder {
     pub fn conf_entry(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_conf.push((key.into(), value.into()));
         self
+    }
+
+    /// How long a connection may take to complete its handshake (TLS, then a whole
+    /// ConnectRequest) before it is closed (default 10 s, like ZooKeeper's
+    /// `nio.sessionlessCnxnTimeout`).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// `globalOutstandingLimit` (default 1000): requests of all connections read but not yet
+    /// handled. Connections stop being read while the server is at the limit.
+    pub fn global_outstanding_limit(mut self, limit: usize) -> Self {
+        self.global_outstanding_limit = limit.max(1);
+        self
+    }
+
+    /// `jute.maxbuffer` (default 0xfffff): the largest request frame accepted; a longer one
+    /// closes the connection.
+    pub fn jute_max_buffer(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+
+    pub(crate) fn flow_limits(&self) -> crate::net::flow::FlowLimits {
+        crate::net::flow::FlowLimits {
+            max_requests: self.global_outstanding_limit,
+            max_conn_requests: self.global_outstanding_limit,
+            ..Default::default()
+        }
     }
 
     /// Starts serving.

@@ -11,5 +11,6 @@ mod kazoo;
 mod leniency;
 mod peer_client;
 mod persistence;
+mod robustness;
 mod tls;
 mod zkcli;
