@@ -12,5 +12,6 @@ mod leniency;
 mod peer_client;
 mod persistence;
 mod robustness;
+mod stats_words;
 mod tls;
 mod zkcli;
