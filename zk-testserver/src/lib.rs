@@ -10,7 +10,8 @@
 //!
 //! Layout: [`tree`] (pure data tree and `apply`), [`prep`] (validation into [`txn::Txn`]s),
 //! [`watch`], [`session`], [`acl`], [`core`] (sans-IO request handling), `net` (tokio),
-//! [`storage`] (txn log and snapshots), [`config`] (`zoo.cfg`), [`four_letter`].
+//! [`storage`] (txn log and snapshots), [`config`] (`zoo.cfg`), [`four_letter`];
+//! [`linearizability`] checks recorded histories of register operations (for fault tests).
 //!
 //! # Fuzzing
 //!
@@ -48,6 +49,7 @@ pub mod acl;
 pub mod config;
 pub mod core;
 pub mod four_letter;
+pub mod linearizability;
 mod net;
 pub mod prep;
 pub mod real;
