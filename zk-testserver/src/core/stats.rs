@@ -134,6 +134,7 @@ pub fn op_abbrev(op: OpCode) -> &'static str {
         OpCode::SetWatches | OpCode::SetWatches2 => "SETW",
         OpCode::CloseSession => "CLOS",
         OpCode::Auth => "AUTH",
+        OpCode::CreateSession => "SESS",
         _ => "NA",
     }
 }

@@ -283,12 +283,14 @@ impl CoreThread {
 
     /// Handles one request frame; its credit is given back when `pending` drops here.
     fn request(&mut self, conn: ConnId, pending: PendingFrame, now: i64) {
+        if self.core.connections().contains_key(&conn) {
+            self.handled.push((conn, pending.received));
+        }
         if self.reply_to_drop(conn, &pending.frame) {
             self.frame_without_reply(conn, &pending.frame, now);
         } else {
             self.core.frame(conn, &pending.frame, now);
         }
-        self.handled.push((conn, pending.received));
         self.stage();
     }
 

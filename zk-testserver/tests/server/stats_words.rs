@@ -103,6 +103,16 @@ async fn cons_stat_mntr_and_dirs_report_real_figures() {
     let minlat: i64 = field(&fields, "minlat").parse().unwrap();
     assert!(llat >= 250 && maxlat == llat, "{cons}");
     assert!(minlat < 250, "{cons}");
+    let fresh = Client::connect(addr).await;
+    let cons = ask(addr, "cons").await;
+    let fresh_line = cons
+        .lines()
+        .find(|l| l.contains(&format!("sid={:#x},", fresh.session_id())))
+        .unwrap();
+    assert!(
+        fresh_line.contains("lop=SESS,") && fresh_line.contains("lcxid=0x0,"),
+        "{cons}"
+    );
     assert!(
         cons.contains("[0](queued=0,recved=1,sent=0)"),
         "the asking connection is listed: {cons}"
@@ -177,6 +187,8 @@ async fn shapes(addr: SocketAddr) -> Vec<String> {
     c.create("/shape", b"x", 0).await.unwrap();
     c.get_data("/shape", false).await.unwrap();
     c.exists("/shape", false).await.unwrap();
+    // A session that made no request yet (lop=SESS).
+    let _fresh = Client::connect(addr).await;
     let mut lines = Vec::new();
     for word in ["cons", "stat", "srvr"] {
         // Connections are listed in no particular order: sorted among themselves.
