@@ -90,6 +90,7 @@ pub struct TestServerBuilder {
     pub(crate) handshake_timeout: Duration,
     pub(crate) global_outstanding_limit: usize,
     pub(crate) max_frame: usize,
+    pub(crate) backlog: (usize, usize),
 }
 
 impl Default for TestServerBuilder {
@@ -121,6 +122,7 @@ impl Default for TestServerBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             global_outstanding_limit: 1000,
             max_frame: zk_proto::DEFAULT_MAX_FRAME,
+            backlog: (2 << 20, 64 << 20),
         }
     }
 }
@@ -285,10 +287,20 @@ impl TestServerBuilder {
         self
     }
 
+    /// Bounds on a connection's unsent replies and events (defaults 2 MiB and 64 MiB): above
+    /// `pause_at` bytes its requests wait and its socket is not read; above `close_at` (which
+    /// only other sessions' watch events can reach) the connection is closed.
+    pub fn connection_backlog(mut self, pause_at: usize, close_at: usize) -> Self {
+        self.backlog = (pause_at, close_at.max(pause_at));
+        self
+    }
+
     pub(crate) fn flow_limits(&self) -> crate::net::flow::FlowLimits {
         crate::net::flow::FlowLimits {
             max_requests: self.global_outstanding_limit,
             max_conn_requests: self.global_outstanding_limit,
+            max_unsent_bytes: self.backlog.0,
+            abort_unsent_bytes: self.backlog.1,
             ..Default::default()
         }
     }

@@ -352,3 +352,68 @@ async fn the_binary_reads_the_handshake_timeout_from_zoo_cfg() {
         assert_eq!(h.xid, xid);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_never_reads_is_closed_when_its_events_pile_up() {
+    let server = TestServer::builder()
+        .connection_backlog(16 << 10, 256 << 10)
+        .start()
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let mut writer = Client::connect(addr).await;
+    writer.create("/w", b"", 0).await.unwrap();
+    // The watcher's socket takes little, and it never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let mut watcher = Client::handshake(
+        Box::new(stream),
+        ConnectRequest {
+            timeout: 30_000,
+            passwd: Bytes::from_static(&[0; 16]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (h, _) = watcher
+        .call(Request::AddWatch(zk_proto::AddWatchRequest {
+            path: "/w".into(),
+            mode: zk_proto::AddWatchMode::PersistentRecursive,
+        }))
+        .await;
+    assert!(h.err.is_ok());
+    let watcher_session = watcher.session_id();
+    // Each create fires an event of ~8 KiB (its path) for the watcher; the kernel's socket
+    // buffers take a few MiB, then the backlog grows. The writer is never slowed.
+    let long = "n".repeat(8000);
+    let mut closed_after = None;
+    for i in 0..5_000 {
+        let t = Instant::now();
+        writer
+            .create(&format!("/w/{long}{i}"), b"", 0)
+            .await
+            .unwrap();
+        assert!(t.elapsed() < SERVICE_BOUND);
+        if i % 20 == 0 {
+            let conns = server
+                .inspect(move |core| {
+                    core.connections()
+                        .values()
+                        .any(|c| c.session == Some(watcher_session))
+                })
+                .await
+                .unwrap();
+            if !conns {
+                closed_after = Some(i);
+                break;
+            }
+        }
+    }
+    let closed_after = closed_after.expect("the watcher's connection is closed");
+    eprintln!("watcher closed after {closed_after} writes");
+    // Its session lives on (it may reconnect), and the writer was served throughout.
+    assert!(server.session_ids().await.contains(&watcher_session));
+    drop(watcher);
+}
