@@ -302,11 +302,24 @@ where
         tokio::select! {
             biased;
             // After Close the core drops its sender: nothing more comes.
-            out = out_rx.recv(), if open => match out {
-                Some(ConnOut::Bytes(b)) => outgoing.push_back(b),
-                Some(ConnOut::Close) => closing = Some(Instant::now() + CLOSE_GRACE),
-                Some(ConnOut::Abort) | None => break 'conn,
-            },
+            out = out_rx.recv(), if open => {
+                // Everything queued is taken at once, so writing is never starved.
+                let mut next = out;
+                loop {
+                    match next {
+                        Some(ConnOut::Bytes(b)) => outgoing.push_back(b),
+                        Some(ConnOut::Close) => {
+                            closing = Some(Instant::now() + CLOSE_GRACE);
+                            break;
+                        }
+                        Some(ConnOut::Abort) | None => break 'conn,
+                    }
+                    match out_rx.try_recv() {
+                        Ok(m) => next = Some(m),
+                        Err(_) => break,
+                    }
+                }
+            }
             written = write_some(&mut wr, &outgoing), if !outgoing.is_empty() => match written {
                 Ok(0) | Err(_) => break 'conn,
                 Ok(n) => {
