@@ -245,6 +245,13 @@ impl ServerCore {
         std::mem::take(&mut self.out)
     }
 
+    /// Swaps the outputs queued so far into `buf` (cleared first), handing `buf`'s allocation
+    /// to the core: a driver that takes outputs after every input allocates nothing.
+    pub fn swap_outputs(&mut self, buf: &mut Vec<Output>) {
+        buf.clear();
+        std::mem::swap(&mut self.out, buf);
+    }
+
     /// Takes the txns committed since the last call, to persist them before sending outputs.
     pub fn take_log(&mut self) -> Vec<LoggedTxn> {
         std::mem::take(&mut self.log)

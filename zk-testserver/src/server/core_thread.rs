@@ -63,6 +63,8 @@ pub(super) struct CoreThread {
     staged_order: Vec<ConnId>,
     /// Requests handled in this batch, for the latency statistics at the flush.
     handled: Vec<(ConnId, Instant)>,
+    /// Reused for the core's outputs.
+    scratch: Vec<Output>,
 }
 
 /// Armed fault injections (driver-level: the core never knows).
@@ -93,6 +95,7 @@ impl CoreThread {
             staged: HashMap::new(),
             staged_order: Vec::new(),
             handled: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -360,9 +363,12 @@ impl CoreThread {
 
     /// Encodes the core's outputs so far into this batch's per-connection buffers.
     fn stage(&mut self) {
-        for output in self.core.take_outputs() {
+        let mut outputs = std::mem::take(&mut self.scratch);
+        self.core.swap_outputs(&mut outputs);
+        for output in outputs.drain(..) {
             self.stage_one(output);
         }
+        self.scratch = outputs;
     }
 
     fn stage_one(&mut self, output: Output) {
