@@ -55,7 +55,7 @@ impl Default for FlowLimits {
             max_conn_requests: 1000,
             max_conn_request_bytes: 4 << 20,
             max_requests: 1000,
-            max_request_bytes: 32 << 20,
+            max_request_bytes: 8 << 20,
             small_frame: 4096,
         }
     }
