@@ -135,6 +135,10 @@ pub struct ZooCfg {
     pub myid: Option<u64>,
     /// `znode.container.checkIntervalMs`.
     pub container_check_interval_ms: Option<u64>,
+    /// `globalOutstandingLimit` (also `zookeeper.globalOutstandingLimit`).
+    pub global_outstanding_limit: Option<usize>,
+    /// `nio.sessionlessCnxnTimeout` in ms (also `zookeeper.`-prefixed): the handshake timeout.
+    pub sessionless_cnxn_timeout_ms: Option<u64>,
     /// Keys that were ignored, with their values.
     pub ignored: BTreeMap<String, String>,
 }
@@ -256,6 +260,12 @@ impl ZooCfg {
                     )
             }
             "forceSync" => self.force_sync = parse_bool(value),
+            "globalOutstandingLimit" | "zookeeper.globalOutstandingLimit" => {
+                self.global_outstanding_limit = Some(parse_num(key, value)?)
+            }
+            "nio.sessionlessCnxnTimeout" | "zookeeper.nio.sessionlessCnxnTimeout" => {
+                self.sessionless_cnxn_timeout_ms = Some(parse_num(key, value)?)
+            }
             "znode.container.checkIntervalMs" => {
                 self.container_check_interval_ms = Some(parse_num(key, value)?)
             }
@@ -443,13 +453,19 @@ impl ZooCfg {
         if let Some(id) = self.myid {
             b = b.myid(u8::try_from(id).unwrap_or(u8::MAX));
         }
+        if let Some(n) = self.global_outstanding_limit {
+            b = b.global_outstanding_limit(n);
+        }
+        if let Some(ms) = self.sessionless_cnxn_timeout_ms {
+            b = b.handshake_timeout(Duration::from_millis(ms));
+        }
         if let Some(ms) = self.container_check_interval_ms {
             b = b.container_check_interval(Duration::from_millis(ms));
         }
         b = self.tls_to_builder(b)?;
         b = self.auth_to_builder(b)?;
         if let Some(max) = self.jute_max_buffer {
-            b = b.max_frame_size(max);
+            b = b.jute_max_buffer(max);
         }
         if let Some(factory) = &self.server_cnxn_factory {
             tracing::info!(%factory, "serverCnxnFactory: one connection layer serves both ports");
@@ -468,6 +484,7 @@ mod tests {
             "# sample\ntickTime=2000\ndataDir=/tmp/zk\nclientPort=2181\nclientPortAddress=127.0.0.1\n\
              maxClientCnxns=0\n4lw.commands.whitelist=ruok, srvr\nadmin.enableServer=false\n\
              extendedTypesEnabled=true\nserver.1=10.0.0.1:2888:3888;2181\n\
+             globalOutstandingLimit=50\nnio.sessionlessCnxnTimeout=700\n\
              server.2=10.0.0.2:2888:3888:observer\n",
         )
         .unwrap();
@@ -483,7 +500,10 @@ mod tests {
             cfg.ignored.get("admin.enableServer").map(String::as_str),
             Some("false")
         );
-        assert!(cfg.to_builder().is_ok());
+        assert_eq!(cfg.global_outstanding_limit, Some(50));
+        let b = cfg.to_builder().unwrap();
+        assert_eq!(b.global_outstanding_limit, 50);
+        assert_eq!(b.handshake_timeout, Duration::from_millis(700));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 
 mod auth;
 mod config;
+mod decode;
 mod handshake;
 mod reads;
 pub mod stats;
@@ -247,6 +248,13 @@ impl ServerCore {
         std::mem::take(&mut self.out)
     }
 
+    /// Swaps the outputs queued so far into `buf` (cleared first), handing `buf`'s allocation
+    /// to the core: a driver that takes outputs after every input allocates nothing.
+    pub fn swap_outputs(&mut self, buf: &mut Vec<Output>) {
+        buf.clear();
+        std::mem::swap(&mut self.out, buf);
+    }
+
     /// Takes the txns committed since the last call, to persist them before sending outputs.
     pub fn take_log(&mut self) -> Vec<LoggedTxn> {
         std::mem::take(&mut self.log)
@@ -361,13 +369,13 @@ impl ServerCore {
         if !self.auth_enforced(conn, header.xid, op) {
             return;
         }
-        let request = match Request::decode_body(header.op_type, &mut body) {
+        let request = match decode::decode_request_body(header.op_type, body) {
             Err(DecodeError::UnknownOpCode(_) | DecodeError::UnexpectedOpCode(_)) => {
                 self.unimplemented(conn, header.xid);
                 return;
             }
-            Ok(r) if body.is_empty() => r,
-            _ => {
+            Ok(r) => r,
+            Err(_) => {
                 tracing::debug!(conn, ?op, "malformed request body");
                 if op == OpCode::Auth {
                     self.reply(conn, header.xid, 0, ErrorCode::AuthFailed, None);

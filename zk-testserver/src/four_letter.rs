@@ -3,18 +3,96 @@
 //! `srvr` always runs (and `isro` in read-only mode); other words run only if whitelisted,
 //! otherwise the answer is `<cmd> is not executed because it is not in the whitelist.`
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use zk_proto::FourLetterWord;
 
-use crate::core::stats::op_abbrev;
-use crate::core::ServerCore;
+use crate::core::stats::{op_abbrev, Latency};
+use crate::core::{Conn, ServerCore};
+use crate::watch::ConnId;
+
+/// What the answers need from outside the core: the network side and the data directory.
+#[derive(Debug, Clone, Default)]
+pub struct NetView {
+    /// Requests of each connection read but not yet handled (`queued` in `cons`).
+    pub queued: HashMap<ConnId, usize>,
+    /// The connection asking (listed by `cons` and `stat`, as ZooKeeper lists it).
+    pub asker: Option<SocketAddr>,
+    /// Bytes in the data directory (`datadir_size`).
+    pub data_dir_bytes: u64,
+    /// Bytes in the txn log directory (`logdir_size`; the same directory here).
+    pub log_dir_bytes: u64,
+}
+
+impl NetView {
+    fn outstanding(&self) -> usize {
+        self.queued.values().sum()
+    }
+}
+
+/// A number as Java's `Double.toString` prints it (`0.0`, `16.25`).
+fn java_double(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e7 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// `min/avg/max` as `stat` and `srvr` print them.
+fn latency_line(l: &Latency) -> String {
+    format!("{}/{}/{}", l.min, java_double(l.avg()), l.max)
+}
+
+/// One connection as `cons` (full) or `stat` (short) lists it.
+fn connection_line(out: &mut String, c: &Conn, queued: usize, full: bool) {
+    let _ = write!(
+        out,
+        " /{}[1](queued={queued},recved={},sent={}",
+        c.addr, c.stats.received, c.stats.sent
+    );
+    if let (true, Some(sid)) = (full, c.session) {
+        let l = &c.stats.latency;
+        let avg = if l.count == 0 {
+            0
+        } else {
+            l.total / i64::try_from(l.count).unwrap_or(i64::MAX)
+        };
+        let _ = write!(
+            out,
+            ",sid={sid:#x},lop={},est={},to={},lcxid={:#x},lzxid={:#x},lresp={},llat={},minlat={},avglat={avg},maxlat={}",
+            op_abbrev(c.stats.last_op),
+            c.stats.established,
+            c.timeout_ms,
+            c.stats.last_cxid,
+            c.stats.last_zxid,
+            c.stats.last_response,
+            c.stats.last_latency,
+            l.min,
+            l.max,
+        );
+    }
+    out.push_str(")\n");
+}
+
+fn connection_list(core: &ServerCore, view: &NetView, full: bool) -> String {
+    let mut s = String::new();
+    for (id, c) in core.connections() {
+        connection_line(&mut s, c, view.queued.get(id).copied().unwrap_or(0), full);
+    }
+    if let Some(addr) = view.asker {
+        let _ = writeln!(s, " /{addr}[0](queued=0,recved=1,sent=0)");
+    }
+    s
+}
 
 /// The version string reported by `srvr`, `stat`, `mntr` and `envi`.
 pub const VERSION: &str = "3.8.0-zk-testserver, built on 1970-01-01 00:00 UTC";
 
 /// Answers `word` (resetting statistics for `crst`/`srst`).
-pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64) -> String {
+pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64, view: &NetView) -> String {
     let cfg = core.config();
     if !cfg.whitelist.allows(word, cfg.read_only_mode_enabled) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
@@ -22,30 +100,13 @@ pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64) -> String {
     match word {
         FourLetterWord::Ruok => "imok".to_string(),
         FourLetterWord::Isro => if cfg.read_only { "ro" } else { "rw" }.to_string(),
-        FourLetterWord::Srvr => server_summary(core, false),
-        FourLetterWord::Stat => server_summary(core, true),
-        FourLetterWord::Mntr => mntr(core),
+        FourLetterWord::Srvr => server_summary(core, view, false),
+        FourLetterWord::Stat => server_summary(core, view, true),
+        FourLetterWord::Mntr => mntr(core, view),
         FourLetterWord::Conf => conf(core),
         FourLetterWord::Envi => envi(),
         FourLetterWord::Cons => {
-            let mut s = String::new();
-            for (id, c) in core.connections() {
-                let _ = writeln!(
-                    s,
-                    " /{}[1](queued=0,recved={},sent={},sid={:#x},lop={},est={},to={},lcxid={:#x},lzxid={:#x},lresp={},llat=0,minlat=0,avglat=0,maxlat=0)",
-                    c.addr,
-                    c.stats.received,
-                    c.stats.sent,
-                    c.session.unwrap_or(0),
-                    op_abbrev(c.stats.last_op),
-                    c.stats.established,
-                    c.timeout_ms,
-                    c.stats.last_cxid,
-                    c.stats.last_zxid,
-                    c.stats.last_activity,
-                );
-                let _ = id;
-            }
+            let mut s = connection_list(core, view, true);
             s.push('\n');
             s
         }
@@ -99,7 +160,10 @@ pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64) -> String {
             }
             s
         }
-        FourLetterWord::Dirs => "datadir_size: 0\nlogdir_size: 0\n".to_string(),
+        FourLetterWord::Dirs => format!(
+            "datadir_size: {}\nlogdir_size: {}\n",
+            view.data_dir_bytes, view.log_dir_bytes
+        ),
         FourLetterWord::Hash => "Digest in every 128 txns is disabled.\n".to_string(),
         FourLetterWord::Gtmk => "0\n".to_string(),
         _ => format!("{word} is not supported by this server.\n"),
@@ -114,26 +178,22 @@ fn mode(core: &ServerCore) -> &'static str {
     }
 }
 
-fn server_summary(core: &ServerCore, with_clients: bool) -> String {
+fn server_summary(core: &ServerCore, view: &NetView, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         s.push_str("Clients:\n");
-        for c in core.connections().values() {
-            let _ = writeln!(
-                s,
-                " /{}[1](queued=0,recved={},sent={})",
-                c.addr, c.stats.received, c.stats.sent
-            );
-        }
+        s.push_str(&connection_list(core, view, false));
         s.push('\n');
     }
     let stats = core.stats();
     let _ = write!(
         s,
-        "Latency min/avg/max: 0/0.0/0\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: 0\nZxid: {:#x}\nMode: {}\nNode count: {}\n",
+        "Latency min/avg/max: {}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: {:#x}\nMode: {}\nNode count: {}\n",
+        latency_line(&stats.latency),
         stats.received,
         stats.sent,
-        core.connections().len(),
+        core.connections().len() + usize::from(view.asker.is_some()),
+        view.outstanding(),
         core.last_zxid(),
         mode(core),
         core.tree().node_count()
@@ -141,7 +201,7 @@ fn server_summary(core: &ServerCore, with_clients: bool) -> String {
     s
 }
 
-fn mntr(core: &ServerCore) -> String {
+fn mntr(core: &ServerCore, view: &NetView) -> String {
     let stats = core.stats();
     let ephemerals: usize = core.tree().all_ephemerals().values().map(|s| s.len()).sum();
     let state = if core.config().read_only {
@@ -152,16 +212,16 @@ fn mntr(core: &ServerCore) -> String {
     let rows: Vec<(&str, String)> = vec![
         ("zk_version", VERSION.to_string()),
         ("zk_server_state", state.to_string()),
-        ("zk_avg_latency", "0.0".to_string()),
-        ("zk_max_latency", "0".to_string()),
-        ("zk_min_latency", "0".to_string()),
+        ("zk_avg_latency", java_double(stats.latency.avg())),
+        ("zk_max_latency", stats.latency.max.to_string()),
+        ("zk_min_latency", stats.latency.min.to_string()),
         ("zk_packets_received", stats.received.to_string()),
         ("zk_packets_sent", stats.sent.to_string()),
         (
             "zk_num_alive_connections",
-            core.connections().len().to_string(),
+            (core.connections().len() + usize::from(view.asker.is_some())).to_string(),
         ),
-        ("zk_outstanding_requests", "0".to_string()),
+        ("zk_outstanding_requests", view.outstanding().to_string()),
         ("zk_znode_count", core.tree().node_count().to_string()),
         ("zk_watch_count", core.watches().watch_count().to_string()),
         ("zk_ephemerals_count", ephemerals.to_string()),

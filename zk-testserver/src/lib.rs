@@ -12,7 +12,8 @@
 //! [`watch`], [`session`], [`acl`], [`core`] (sans-IO request handling), `net` (tokio),
 //! [`storage`] (txn log and snapshots), [`config`] (`zoo.cfg` and the command line),
 //! [`keystore`] and [`tls`] (PEM, JKS, PKCS#12; x509 identities), [`sasl`] (JAAS and
-//! DIGEST-MD5), [`four_letter`].
+//! DIGEST-MD5), [`four_letter`];
+//! [`linearizability`] checks recorded histories of register operations (for fault tests).
 //!
 //! # Drop-in for the java command line
 //!
@@ -78,6 +79,7 @@ pub mod config;
 pub mod core;
 pub mod four_letter;
 pub mod keystore;
+pub mod linearizability;
 mod net;
 pub mod prep;
 pub mod real;

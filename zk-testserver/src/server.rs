@@ -1,9 +1,8 @@
 //! [`TestServer`]: the in-process server, its builder, and the core thread that owns all state.
 //!
-//! One OS thread owns the [`ServerCore`] and the storage; connection tasks talk to it through a
-//! channel. The thread handles a batch of inputs, appends the batch's txns to the log (one
-//! fsync for the batch), and only then releases the batch's replies and events, so nothing is
-//! acknowledged before it is durable and every connection's outputs keep their order.
+//! One OS thread owns the [`ServerCore`] and the storage (`core_thread.rs`); connection tasks
+//! talk to it through a channel. Request frames travel with a credit from the flow-control
+//! budgets (`net/flow.rs`), which bounds what the channel can hold.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,21 +10,20 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::collections::{HashMap, HashSet};
-
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{mpsc as tmpsc, oneshot};
-use zk_proto::{
-    encode_connect_response, encode_event, encode_reply, ConnectRequest, FourLetterWord, Jute,
-    OpCode, RequestHeader, WatcherEvent,
-};
+use zk_proto::{ConnectRequest, FourLetterWord};
 
-use crate::core::{CoreConfig, Output, ServerCore, Whitelist};
+use crate::core::{CoreConfig, ServerCore, Whitelist};
+use crate::net::flow::{Budget, ConnFlow, Credit};
 use crate::net::{self, ConnLimits, ConnOut, NetContext};
 use crate::storage::Storage;
 use crate::watch::ConnId;
 
 mod builder;
+mod core_thread;
+
+use core_thread::CoreThread;
 
 pub use builder::{ClientAuth, ServerError, TestServerBuilder, TlsFiles};
 
@@ -38,6 +36,7 @@ pub(crate) enum CoreMsg {
         tx: tmpsc::UnboundedSender<ConnOut>,
         /// The subject of a verified TLS client certificate.
         x509: Option<String>,
+        flow: Arc<ConnFlow>,
     },
     Connect {
         conn: ConnId,
@@ -46,12 +45,19 @@ pub(crate) enum CoreMsg {
     Frame {
         conn: ConnId,
         frame: Bytes,
+        credit: Credit,
+        received: std::time::Instant,
+    },
+    /// The task wrote enough of a backlog the core was waiting on.
+    Writable {
+        conn: ConnId,
     },
     Closed {
         conn: ConnId,
     },
     FourLetter {
         word: FourLetterWord,
+        addr: SocketAddr,
         reply: oneshot::Sender<String>,
     },
     Control(Control),
@@ -90,291 +96,6 @@ pub(crate) fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-struct CoreThread {
-    core: ServerCore,
-    storage: Option<Storage>,
-    conns: std::collections::HashMap<ConnId, tmpsc::UnboundedSender<ConnOut>>,
-    clock_offset: i64,
-    snap_count: u64,
-    faults: Faults,
-}
-
-/// Armed fault injections (driver-level: the core never knows).
-#[derive(Debug, Default)]
-struct Faults {
-    /// Sessions whose next write is applied but answered by a closed connection.
-    drop_next_reply: HashSet<i64>,
-    /// Sessions whose watch events are held back, with the held events in order.
-    held: HashMap<i64, Vec<(i64, WatcherEvent)>>,
-    /// Outputs already taken from the core in this batch, released at the next flush.
-    stash: Vec<Output>,
-}
-
-impl CoreThread {
-    fn now(&self) -> i64 {
-        wall_ms() + self.clock_offset
-    }
-
-    fn run(mut self, rx: mpsc::Receiver<CoreMsg>) -> Option<oneshot::Sender<ServerCore>> {
-        loop {
-            let now = self.now();
-            let wait = (self.core.next_wakeup() - now).clamp(0, 1_000);
-            let first = match rx.recv_timeout(Duration::from_millis(wait as u64)) {
-                Ok(m) => Some(m),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-            };
-            let mut stop = None;
-            let mut batch = first.into_iter().collect::<Vec<_>>();
-            while batch.len() < 512 {
-                match rx.try_recv() {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
-                }
-            }
-            for msg in batch {
-                if stop.is_some() {
-                    // Stop is the last thing handled; later inputs are dropped with the
-                    // connections.
-                    continue;
-                }
-                if let Some(reply) = self.handle(msg) {
-                    stop = Some(reply);
-                }
-            }
-            let now = self.now();
-            self.core.tick(now);
-            self.flush();
-            if let Some(reply) = stop {
-                self.conns.clear();
-                if let Some(storage) = self.storage.as_mut() {
-                    if let Err(e) = storage.snapshot(&self.core) {
-                        tracing::error!(error = %e, "snapshot at shutdown failed");
-                    }
-                }
-                let _ = reply.send(self.core);
-                return None;
-            }
-        }
-    }
-
-    fn handle(&mut self, msg: CoreMsg) -> Option<oneshot::Sender<ServerCore>> {
-        let now = self.now();
-        match msg {
-            CoreMsg::Open {
-                conn,
-                addr,
-                tx,
-                x509,
-            } => {
-                self.conns.insert(conn, tx);
-                self.core.open(conn, addr, now);
-                if let Some(subject) = x509 {
-                    self.core.add_x509_identity(conn, subject);
-                }
-            }
-            CoreMsg::Connect { conn, req } => self.core.connect(conn, &req, now),
-            CoreMsg::Frame { conn, frame } => {
-                if self.reply_to_drop(conn, &frame) {
-                    self.frame_without_reply(conn, &frame, now);
-                } else {
-                    self.core.frame(conn, &frame, now);
-                }
-            }
-            CoreMsg::Closed { conn } => {
-                self.conns.remove(&conn);
-                self.core.closed(conn);
-            }
-            CoreMsg::FourLetter { word, reply } => {
-                let text = crate::four_letter::render(&mut self.core, word, now);
-                let _ = reply.send(text);
-            }
-            CoreMsg::Control(c) => match c {
-                Control::DropAll(r) => {
-                    self.core.drop_all_connections();
-                    let _ = r.send(());
-                }
-                Control::DropSession(id, r) => {
-                    let _ = r.send(self.core.drop_session_connection(id));
-                }
-                Control::Expire(id, r) => {
-                    let _ = r.send(self.core.expire_session(id, now));
-                }
-                Control::AdvanceClock(ms, r) => {
-                    self.clock_offset += ms;
-                    let now = self.now();
-                    self.core.tick(now);
-                    let _ = r.send(());
-                }
-                Control::DropNextReply(id, r) => {
-                    let live = self.core.sessions().is_live(id);
-                    if live {
-                        self.faults.drop_next_reply.insert(id);
-                    }
-                    let _ = r.send(live);
-                }
-                Control::HoldEvents(id, true, r) => {
-                    self.faults.held.entry(id).or_default();
-                    let _ = r.send(0);
-                }
-                Control::HoldEvents(id, false, r) => {
-                    let _ = r.send(self.release_events(id));
-                }
-                Control::Inspect(f) => f(&self.core),
-            },
-            CoreMsg::Stop { reply } => return Some(reply),
-        }
-        None
-    }
-
-    fn session_of(&self, conn: ConnId) -> Option<i64> {
-        self.core.connections().get(&conn).and_then(|c| c.session)
-    }
-
-    /// Whether this frame is a write of a session armed with "drop the next reply".
-    fn reply_to_drop(&self, conn: ConnId, frame: &[u8]) -> bool {
-        if self.faults.drop_next_reply.is_empty() {
-            return false;
-        }
-        let Some(session) = self.session_of(conn) else {
-            return false;
-        };
-        let Ok(header) = RequestHeader::decode(&mut &frame[..]) else {
-            return false;
-        };
-        let op = header.op();
-        self.faults.drop_next_reply.contains(&session)
-            && op.is_write()
-            && op != OpCode::CloseSession
-    }
-
-    /// Handles the frame (the write applies and is logged as usual), then drops its reply
-    /// and closes the connection, as if the reply were lost with it. Events the write fires
-    /// for other connections (and for this one, queued before the reply) still go out.
-    fn frame_without_reply(&mut self, conn: ConnId, frame: &[u8], now: i64) {
-        let earlier = self.core.take_outputs();
-        self.faults.stash.extend(earlier);
-        let session = self.session_of(conn);
-        self.core.frame(conn, frame, now);
-        let produced = self.core.take_outputs();
-        self.faults.stash.extend(
-            produced
-                .into_iter()
-                .filter(|o| !matches!(o, Output::Reply { conn: c, .. } if *c == conn)),
-        );
-        if let Some(session) = session {
-            self.faults.drop_next_reply.remove(&session);
-            tracing::info!(
-                session = format_args!("{session:#x}"),
-                "fault: reply dropped after applying; closing the connection"
-            );
-            self.core.drop_session_connection(session);
-        }
-    }
-
-    /// Sends a session's held events to its current connection and stops holding them.
-    fn release_events(&mut self, session: i64) -> usize {
-        let Some(events) = self.faults.held.remove(&session) else {
-            return 0;
-        };
-        let conn = self
-            .core
-            .connections()
-            .iter()
-            .find(|(_, c)| c.session == Some(session))
-            .map(|(id, _)| *id);
-        let Some(tx) = conn.and_then(|c| self.conns.get(&c)) else {
-            return 0;
-        };
-        let mut buf = BytesMut::new();
-        for (zxid, event) in &events {
-            encode_event(&mut buf, *zxid, event);
-        }
-        let _ = tx.send(ConnOut::Bytes(buf.freeze()));
-        events.len()
-    }
-
-    /// Persists the batch's txns, then releases its outputs.
-    fn flush(&mut self) {
-        let log = self.core.take_log();
-        if let Some(storage) = self.storage.as_mut() {
-            if !log.is_empty() {
-                if let Err(e) = storage.append(&log) {
-                    // Nothing of this batch may be acknowledged: drop every connection.
-                    tracing::error!(error = %e, "txn log write failed; closing connections");
-                    let _ = self.core.take_outputs();
-                    self.faults.stash.clear();
-                    self.core.drop_all_connections();
-                    let _ = self.core.take_outputs();
-                    self.conns.clear();
-                    return;
-                }
-                if storage.txns_since_snapshot() >= self.snap_count {
-                    if let Err(e) = storage.snapshot(&self.core) {
-                        tracing::error!(error = %e, "snapshot failed");
-                    }
-                }
-            }
-        }
-        let mut outputs = std::mem::take(&mut self.faults.stash);
-        outputs.extend(self.core.take_outputs());
-        if !self.faults.held.is_empty() {
-            let held = &mut self.faults.held;
-            let conns = self.core.connections();
-            outputs.retain(|o| match o {
-                Output::Event { conn, zxid, event } => {
-                    match conns.get(conn).and_then(|c| c.session) {
-                        Some(s) if held.contains_key(&s) => {
-                            held.entry(s).or_default().push((*zxid, event.clone()));
-                            false
-                        }
-                        _ => true,
-                    }
-                }
-                _ => true,
-            });
-        }
-        let mut order: Vec<ConnId> = Vec::new();
-        let mut bufs: std::collections::HashMap<ConnId, BytesMut> = Default::default();
-        let send =
-            |conns: &mut std::collections::HashMap<ConnId, tmpsc::UnboundedSender<ConnOut>>,
-             conn: ConnId,
-             bufs: &mut std::collections::HashMap<ConnId, BytesMut>| {
-                if let Some(buf) = bufs.remove(&conn) {
-                    if let Some(tx) = conns.get(&conn) {
-                        let _ = tx.send(ConnOut::Bytes(buf.freeze()));
-                    }
-                }
-            };
-        for output in outputs {
-            let conn = match &output {
-                Output::Connected { conn, .. }
-                | Output::Reply { conn, .. }
-                | Output::Event { conn, .. }
-                | Output::Close { conn } => *conn,
-            };
-            if !bufs.contains_key(&conn) {
-                order.push(conn);
-            }
-            let buf = bufs.entry(conn).or_default();
-            match output {
-                Output::Connected { response, .. } => encode_connect_response(buf, &response),
-                Output::Reply { header, body, .. } => encode_reply(buf, &header, body.as_ref()),
-                Output::Event { zxid, event, .. } => encode_event(buf, zxid, &event),
-                Output::Close { conn } => {
-                    send(&mut self.conns, conn, &mut bufs);
-                    if let Some(tx) = self.conns.remove(&conn) {
-                        let _ = tx.send(ConnOut::Close);
-                    }
-                }
-            }
-        }
-        for conn in order {
-            send(&mut self.conns, conn, &mut bufs);
-        }
-    }
 }
 
 struct Running {
@@ -484,14 +205,8 @@ impl TestServer {
             },
         };
         let (core_tx, core_rx) = mpsc::channel();
-        let thread_state = CoreThread {
-            core,
-            storage,
-            conns: Default::default(),
-            clock_offset: 0,
-            snap_count: self.builder.snap_count,
-            faults: Faults::default(),
-        };
+        let limits = self.builder.flow_limits();
+        let thread_state = CoreThread::new(core, storage, self.builder.snap_count, limits);
         let thread = std::thread::Builder::new()
             .name("zk-testserver-core".into())
             .spawn(move || {
@@ -503,10 +218,9 @@ impl TestServer {
             next_conn: Arc::new(AtomicU64::new(1)),
             limits: ConnLimits::new(self.builder.max_client_cnxns),
             tls: None,
-            max_frame: self
-                .builder
-                .max_frame
-                .unwrap_or(zk_proto::DEFAULT_MAX_FRAME),
+            budget: Budget::new(limits),
+            handshake_timeout: self.builder.handshake_timeout,
+            max_frame: self.builder.max_frame,
         };
         let mut tasks = vec![tokio::spawn(net::accept_loop(listener, ctx.clone()))];
         if let Some((l, acceptor)) = secure {

@@ -82,6 +82,20 @@ fn files_with_prefix(dir: &Path, prefix: &str) -> io::Result<Vec<(i64, PathBuf)>
 }
 
 impl Storage {
+    /// Bytes of the files in the data directory (snapshots and logs live together, so this
+    /// is both `datadir_size` and `logdir_size` of `dirs`, as ZooKeeper reports a shared
+    /// `dataDir`).
+    pub fn dir_size(&self) -> io::Result<u64> {
+        let mut total = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let meta = entry?.metadata()?;
+            if meta.is_file() {
+                total += meta.len();
+            }
+        }
+        Ok(total)
+    }
+
     /// Opens (creating if needed) `dir` and recovers its state. `secret` is stored if the
     /// directory has none yet.
     pub fn open(dir: &Path, fsync: bool, secret: [u8; 32]) -> io::Result<(Storage, Recovered)> {

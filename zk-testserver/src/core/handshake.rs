@@ -97,6 +97,10 @@ impl ServerCore {
         };
         c.session = Some(session_id);
         c.timeout_ms = timeout;
+        // `cons` shows SESS until the first request, as ZooKeeper does.
+        c.stats.last_op = zk_proto::OpCode::CreateSession;
+        c.stats.last_cxid = 0;
+        c.stats.last_zxid = self.zxid;
         c.stats.sent += 1;
         self.stats.sent += 1;
         self.session_conns.insert(session_id, conn);

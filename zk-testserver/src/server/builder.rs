@@ -95,7 +95,10 @@ pub struct TestServerBuilder {
     pub(crate) sasl_super_user: Option<String>,
     pub(crate) x509_super_user: Option<String>,
     pub(crate) enforce_auth_schemes: Vec<String>,
-    pub(crate) max_frame: Option<usize>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) global_outstanding_limit: usize,
+    pub(crate) max_frame: usize,
+    pub(crate) backlog: (usize, usize),
 }
 
 impl Default for TestServerBuilder {
@@ -130,10 +133,16 @@ impl Default for TestServerBuilder {
             sasl_super_user: None,
             x509_super_user: None,
             enforce_auth_schemes: Vec::new(),
-            max_frame: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            global_outstanding_limit: 1000,
+            max_frame: zk_proto::DEFAULT_MAX_FRAME,
+            backlog: (2 << 20, 64 << 20),
         }
     }
 }
+
+/// ZooKeeper's `zookeeper.nio.sessionlessCnxnTimeout` default.
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TestServerBuilder {
     /// The address to listen on (default 127.0.0.1).
@@ -312,16 +321,50 @@ impl TestServerBuilder {
         self
     }
 
-    /// The largest request frame accepted, in bytes (`jute.maxbuffer`; default 0xfffff).
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.max_frame = Some(bytes);
-        self
-    }
-
     /// Extra `key=value` pairs `conf` reports.
     pub fn conf_entry(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_conf.push((key.into(), value.into()));
         self
+    }
+
+    /// How long a connection may take to complete its handshake (TLS, then a whole
+    /// ConnectRequest) before it is closed (default 10 s, like ZooKeeper's
+    /// `nio.sessionlessCnxnTimeout`).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// `globalOutstandingLimit` (default 1000): requests of all connections read but not yet
+    /// handled. Connections stop being read while the server is at the limit.
+    pub fn global_outstanding_limit(mut self, limit: usize) -> Self {
+        self.global_outstanding_limit = limit.max(1);
+        self
+    }
+
+    /// `jute.maxbuffer` (default 0xfffff): the largest request frame accepted; a longer one
+    /// closes the connection.
+    pub fn jute_max_buffer(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+
+    /// Bounds on a connection's unsent replies and events (defaults 2 MiB and 64 MiB): above
+    /// `pause_at` bytes its requests wait and its socket is not read; above `close_at` (which
+    /// only other sessions' watch events can reach) the connection is closed.
+    pub fn connection_backlog(mut self, pause_at: usize, close_at: usize) -> Self {
+        self.backlog = (pause_at, close_at.max(pause_at));
+        self
+    }
+
+    pub(crate) fn flow_limits(&self) -> crate::net::flow::FlowLimits {
+        crate::net::flow::FlowLimits {
+            max_requests: self.global_outstanding_limit,
+            max_conn_requests: self.global_outstanding_limit,
+            max_unsent_bytes: self.backlog.0,
+            abort_unsent_bytes: self.backlog.1,
+            ..Default::default()
+        }
     }
 
     /// Starts serving.

@@ -6,61 +6,10 @@ use zk_proto::{Acl, DecodeError, DecodeResult, ErrorCode, Jute, StatPersisted};
 use crate::tree::{DataTree, Node};
 use crate::txn::{LoggedTxn, Txn};
 
-/// Slicing-by-8 tables for CRC-32 (IEEE, reflected): `CRC_TABLES[0]` is the classic
-/// byte-at-a-time table, and `CRC_TABLES[k][b]` is the CRC of byte `b` followed by `k` zero
-/// bytes, so eight input bytes fold into the CRC with eight independent lookups.
-const CRC_TABLES: [[u32; 256]; 8] = {
-    let mut tables = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        tables[0][i] = c;
-        i += 1;
-    }
-    let mut t = 1;
-    while t < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = tables[t - 1][i];
-            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xff) as usize];
-            i += 1;
-        }
-        t += 1;
-    }
-    tables
-};
-
-/// CRC-32 (IEEE), as zlib computes it. Eight bytes per step (the txn log checksums every
-/// write, so this sits on the write path).
+/// CRC-32 (IEEE polynomial, reflected), as zlib computes it; `crc32fast` uses the CPU's
+/// carry-less multiply where there is one (the txn log checksums every write).
 pub fn crc32(data: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let mut c = !0u32;
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        let lo = c ^ u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        let hi = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-        c = t[7][(lo & 0xff) as usize]
-            ^ t[6][((lo >> 8) & 0xff) as usize]
-            ^ t[5][((lo >> 16) & 0xff) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][(hi & 0xff) as usize]
-            ^ t[2][((hi >> 8) & 0xff) as usize]
-            ^ t[1][((hi >> 16) & 0xff) as usize]
-            ^ t[0][(hi >> 24) as usize];
-    }
-    for b in chunks.remainder() {
-        c = t[0][((c ^ u32::from(*b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
+    crc32fast::hash(data)
 }
 
 fn encode_txn(txn: &Txn, buf: &mut BytesMut) {

@@ -96,6 +96,19 @@ impl Client {
         })
     }
 
+    /// A client over a stream whose handshake was done by hand (`buf` holds what was read
+    /// after the ConnectResponse).
+    pub fn from_parts(io: Box<dyn Io>, buf: BytesMut, session: ConnectResponse) -> Client {
+        Client {
+            io,
+            buf,
+            next_xid: 1,
+            session,
+            events: VecDeque::new(),
+            last_zxid: 0,
+        }
+    }
+
     /// Resumes this client's session on a new connection.
     pub async fn reconnect(&self, addr: SocketAddr) -> Option<Client> {
         Client::connect_with(
