@@ -111,8 +111,8 @@ mod hosts;
 mod ops;
 mod protected;
 pub mod retry;
-mod sequence;
 mod sasl;
+mod sequence;
 mod session;
 #[cfg(feature = "tls")]
 mod tls;
