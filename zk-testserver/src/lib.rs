@@ -51,8 +51,11 @@ pub mod four_letter;
 mod net;
 pub mod prep;
 pub mod real;
+pub mod replication;
 mod server;
 pub mod session;
+#[cfg(test)]
+mod sim;
 pub mod storage;
 pub mod tls;
 pub mod tree;

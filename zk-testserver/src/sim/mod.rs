@@ -1,0 +1,703 @@
+//! Deterministic simulation of a replicated ensemble: every member's [`Replica`] driven in one
+//! thread with virtual time, a seeded network (delays, reordering across connections, lost
+//! messages that break connections, partitions), seeded crashes that lose whatever was not
+//! yet durable, restarts from the durable state, and clients proposing writes. The
+//! [`Checker`] verifies the invariants after every step; a failing seed replays exactly.
+//!
+//! Run more seeds than the default with
+//! `ZK_SIM_SEEDS=5000 cargo test --release -p zk-testserver --lib sim::` and one seed with
+//! `ZK_SIM_SEED=<n> cargo test -p zk-testserver --lib sim::tests::seeds -- --nocapture`.
+
+mod checker;
+mod network;
+mod rng;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use bytes::Bytes;
+use zk_proto::Acl;
+
+use crate::replication::{
+    DurableState, Message, Output, PersistOp, Replica, ReplicaConfig, ServerId,
+};
+use crate::tree::DataTree;
+use crate::txn::{LoggedTxn, Txn};
+pub(crate) use checker::Checker;
+use network::{Fate, NetConfig, Network};
+use rng::Rng;
+
+/// The knobs of one run, drawn from its seed.
+#[derive(Debug, Clone)]
+pub(crate) struct SimConfig {
+    pub(crate) members: usize,
+    /// Faults and writes happen until this virtual time (ms).
+    pub(crate) duration_ms: i64,
+    /// Then everything heals; the ensemble must converge within this long.
+    pub(crate) settle_ms: i64,
+    pub(crate) net: NetConfig,
+    pub(crate) fault_every: (i64, i64),
+    pub(crate) down_for: (i64, i64),
+    pub(crate) partition_for: (i64, i64),
+    pub(crate) write_every: (i64, i64),
+    pub(crate) persist_latency: (i64, i64),
+}
+
+impl SimConfig {
+    pub(crate) fn from_seed(seed: u64) -> SimConfig {
+        let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
+        let members = [1, 3, 3, 3, 5, 5][rng.below(6)];
+        SimConfig {
+            members,
+            duration_ms: 2_000,
+            settle_ms: 5_000,
+            net: NetConfig {
+                min_delay: 0,
+                max_delay: rng.range(1, 8),
+                loss_ppm: [0, 500, 2_000, 10_000][rng.below(4)],
+                notice_ppm: 500_000,
+            },
+            fault_every: (20, rng.range(60, 400)),
+            down_for: (5, rng.range(20, 300)),
+            partition_for: (10, rng.range(30, 400)),
+            write_every: (0, rng.range(1, 6)),
+            persist_latency: (0, rng.range(0, 6)),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Event {
+    Deliver {
+        from: ServerId,
+        to: ServerId,
+        gen: u64,
+        msg: Message,
+    },
+    /// `to` learns that its connection to `peer` (generation `gen`) broke.
+    Notice {
+        to: ServerId,
+        peer: ServerId,
+        gen: u64,
+    },
+    PersistDone {
+        member: usize,
+        incarnation: u64,
+    },
+    Restart {
+        member: usize,
+    },
+    Fault,
+    Heal,
+    Write,
+}
+
+#[derive(Debug)]
+struct Scheduled {
+    at: i64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    id: ServerId,
+    replica: Option<Replica>,
+    disk: DurableState,
+    queue: VecDeque<(u64, PersistOp)>,
+    incarnation: u64,
+    tree: DataTree,
+    applied: usize,
+    sync_errors: u64,
+}
+
+/// What a finished run saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) members: usize,
+    pub(crate) steps: u64,
+    pub(crate) committed: usize,
+    pub(crate) acked: usize,
+    pub(crate) epochs: usize,
+    pub(crate) crashes: u64,
+    pub(crate) partitions: u64,
+    pub(crate) end_ms: i64,
+}
+
+/// One simulated run.
+#[derive(Debug)]
+pub(crate) struct Sim {
+    cfg: SimConfig,
+    rng: Rng,
+    now: i64,
+    seq: u64,
+    events: BinaryHeap<Reverse<Scheduled>>,
+    net: Network,
+    members: Vec<Member>,
+    checker: Checker,
+    /// Writes proposed on a leader and not yet answered: (member, zxid) -> incarnation.
+    in_flight: BTreeMap<(usize, i64), u64>,
+    writes: u64,
+    settling: bool,
+    summary: Summary,
+    /// The last steps, for a failure report.
+    trace: VecDeque<String>,
+}
+
+fn replica_config(id: ServerId, n: usize) -> ReplicaConfig {
+    ReplicaConfig::fast(id, 1..=n as ServerId)
+}
+
+impl Sim {
+    pub(crate) fn new(seed: u64) -> Sim {
+        Sim::with_config(seed, SimConfig::from_seed(seed))
+    }
+
+    pub(crate) fn with_config(seed: u64, cfg: SimConfig) -> Sim {
+        let members = (1..=cfg.members as ServerId)
+            .map(|id| Member {
+                id,
+                replica: None,
+                disk: DurableState::default(),
+                queue: VecDeque::new(),
+                incarnation: 0,
+                tree: DataTree::new(),
+                applied: 0,
+                sync_errors: 0,
+            })
+            .collect();
+        let summary = Summary {
+            members: cfg.members,
+            ..Summary::default()
+        };
+        Sim {
+            cfg,
+            rng: Rng::new(seed),
+            now: 0,
+            seq: 0,
+            events: BinaryHeap::new(),
+            net: Network::default(),
+            members,
+            checker: Checker::default(),
+            in_flight: BTreeMap::new(),
+            writes: 0,
+            settling: false,
+            summary,
+            trace: VecDeque::new(),
+        }
+    }
+
+    /// The last steps of the run, oldest first.
+    pub(crate) fn trace(&self) -> Vec<String> {
+        self.trace.iter().cloned().collect()
+    }
+
+    fn note(&mut self, line: String) {
+        if self.trace.len() == 400 {
+            self.trace.pop_front();
+        }
+        self.trace.push_back(format!("{:>6} {line}", self.now));
+    }
+
+    fn schedule(&mut self, at: i64, event: Event) {
+        self.seq += 1;
+        self.events.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    fn after(&mut self, range: (i64, i64), event: Event) {
+        let at = self.now + self.rng.range(range.0, range.1);
+        self.schedule(at, event);
+    }
+
+    /// Runs to the end: faults for `duration_ms`, then heals and waits for convergence.
+    pub(crate) fn run(&mut self) -> Result<Summary, String> {
+        for i in 0..self.members.len() {
+            self.start_member(i)?;
+        }
+        self.after(self.cfg.fault_every, Event::Fault);
+        self.after(self.cfg.write_every, Event::Write);
+        let end = self.cfg.duration_ms + self.cfg.settle_ms;
+        loop {
+            let next_event = self.events.peek().map_or(i64::MAX, |e| e.0.at);
+            let (timer_at, timer_member) = self.next_timer();
+            let at = next_event.min(timer_at);
+            if at > end {
+                return Err(format!(
+                    "no convergence {} ms after the faults stopped: {}",
+                    self.cfg.settle_ms,
+                    self.describe()
+                ));
+            }
+            self.now = self.now.max(at);
+            self.summary.steps += 1;
+            if timer_at <= next_event {
+                if let Some(r) = self.members[timer_member].replica.as_mut() {
+                    r.tick(self.now);
+                }
+                self.drain(timer_member)?;
+            } else {
+                let Reverse(s) = self.events.pop().expect("peeked");
+                self.handle(s.event)?;
+            }
+            self.check_step()?;
+            if !self.settling && self.now >= self.cfg.duration_ms {
+                self.start_settling()?;
+            }
+            if self.settling && self.converged() {
+                self.final_check()?;
+                self.summary.committed = self.checker.history.len();
+                self.summary.acked = self.checker.acked.len();
+                self.summary.epochs = self.checker.leaders.len();
+                self.summary.end_ms = self.now;
+                return Ok(self.summary.clone());
+            }
+        }
+    }
+
+    fn next_timer(&self) -> (i64, usize) {
+        let mut best = (i64::MAX, 0);
+        for (i, m) in self.members.iter().enumerate() {
+            if let Some(r) = &m.replica {
+                let t = r.next_timeout();
+                if t < best.0 {
+                    best = (t, i);
+                }
+            }
+        }
+        best
+    }
+
+    fn index_of(&self, id: ServerId) -> usize {
+        (id - 1) as usize
+    }
+
+    fn start_member(&mut self, i: usize) -> Result<(), String> {
+        let m = &mut self.members[i];
+        let cfg = replica_config(m.id, self.cfg.members);
+        m.replica = Some(Replica::new(cfg, m.disk.clone(), self.now));
+        m.tree = DataTree::new();
+        m.applied = 0;
+        let id = m.id;
+        self.note(format!("start {id}"));
+        self.drain(i)
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), String> {
+        match event {
+            Event::Deliver { from, to, gen, msg } => {
+                let i = self.index_of(to);
+                if self.members[i].replica.is_none() {
+                    return Ok(());
+                }
+                let Some(broke) = self.net.receive(from, to, gen) else {
+                    return Ok(());
+                };
+                let now = self.now;
+                self.note(format!("{from}->{to} {}", short(&msg)));
+                let r = self.members[i].replica.as_mut().expect("up");
+                if broke {
+                    r.disconnected(from, now);
+                }
+                r.step(from, msg, now);
+                self.drain(i)
+            }
+            Event::Notice { to, peer, gen } => {
+                let i = self.index_of(to);
+                if self.members[i].replica.is_none() || !self.net.notice(peer, to, gen) {
+                    return Ok(());
+                }
+                self.note(format!("{to} notices its link to {peer} broke"));
+                let now = self.now;
+                if let Some(r) = self.members[i].replica.as_mut() {
+                    r.disconnected(peer, now);
+                }
+                self.drain(i)
+            }
+            Event::PersistDone {
+                member,
+                incarnation,
+            } => self.persist_done(member, incarnation),
+            Event::Restart { member } => {
+                if self.members[member].replica.is_none() {
+                    self.start_member(member)?;
+                }
+                Ok(())
+            }
+            Event::Fault => {
+                if !self.settling {
+                    self.fault()?;
+                    self.after(self.cfg.fault_every, Event::Fault);
+                }
+                Ok(())
+            }
+            Event::Heal => {
+                self.note("heal".into());
+                self.net.heal_all();
+                Ok(())
+            }
+            Event::Write => {
+                if !self.settling {
+                    self.write()?;
+                    self.after(self.cfg.write_every, Event::Write);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// An fsync finished: every op queued so far is durable (group commit).
+    fn persist_done(&mut self, i: usize, incarnation: u64) -> Result<(), String> {
+        let m = &mut self.members[i];
+        if m.incarnation != incarnation || m.replica.is_none() {
+            return Ok(());
+        }
+        let mut last = None;
+        while let Some((seq, op)) = m.queue.pop_front() {
+            self.checker.on_persist(m.id, &m.disk, &op)?;
+            m.disk.apply(&op);
+            last = Some(seq);
+        }
+        let now = self.now;
+        if let (Some(seq), Some(r)) = (last, m.replica.as_mut()) {
+            r.persisted(seq, now);
+        }
+        self.drain(i)
+    }
+
+    fn drain(&mut self, i: usize) -> Result<(), String> {
+        let Some(r) = self.members[i].replica.as_mut() else {
+            return Ok(());
+        };
+        let outputs = r.take_outputs();
+        let id = self.members[i].id;
+        for out in outputs {
+            match out {
+                Output::Send { to, msg } => self.transmit(id, to, msg),
+                Output::Persist { seq, op } => {
+                    let m = &mut self.members[i];
+                    m.queue.push_back((seq, op));
+                    if m.queue.len() == 1 {
+                        let incarnation = m.incarnation;
+                        self.after(
+                            self.cfg.persist_latency,
+                            Event::PersistDone {
+                                member: i,
+                                incarnation,
+                            },
+                        );
+                    }
+                }
+                Output::Apply(txn) => self.apply(i, txn)?,
+                Output::Established { epoch } => {
+                    self.note(format!("{id} leads epoch {epoch}"));
+                    self.checker.on_established(epoch, id)?;
+                }
+                Output::Role(state) => self.note(format!("{id} is {state:?}")),
+            }
+        }
+        // A member that no longer leads answers its pending writes with a connection loss.
+        let leads = self.members[i]
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.established_epoch().is_some());
+        if !leads {
+            self.in_flight.retain(|(m, _), _| *m != i);
+        }
+        Ok(())
+    }
+
+    fn transmit(&mut self, from: ServerId, to: ServerId, msg: Message) {
+        let up = self.members[self.index_of(to)].replica.is_some();
+        let fate = self
+            .net
+            .send(&self.cfg.net, &mut self.rng, self.now, from, to, up);
+        match fate {
+            Fate::Deliver { at, gen } => self.schedule(at, Event::Deliver { from, to, gen, msg }),
+            Fate::Broken { gen, notice_at } => {
+                self.note(format!("{from}->{to} lost {}, link broken", short(&msg)));
+                if let Some(at) = notice_at {
+                    self.schedule(
+                        at,
+                        Event::Notice {
+                            to,
+                            peer: from,
+                            gen,
+                        },
+                    );
+                    self.schedule(
+                        at,
+                        Event::Notice {
+                            to: from,
+                            peer: to,
+                            gen,
+                        },
+                    );
+                }
+            }
+            Fate::Dropped => {}
+        }
+    }
+
+    fn apply(&mut self, i: usize, txn: LoggedTxn) -> Result<(), String> {
+        let m = &mut self.members[i];
+        self.checker.on_apply(m.id, m.applied, &txn)?;
+        m.tree.apply(&txn.txn, txn.zxid, txn.time);
+        m.applied += 1;
+        let incarnation = m.incarnation;
+        if self.in_flight.get(&(i, txn.zxid)) == Some(&incarnation) {
+            self.in_flight.remove(&(i, txn.zxid));
+            let disks: Vec<&DurableState> = self.members.iter().map(|m| &m.disk).collect();
+            self.checker.on_ack(txn.zxid, &disks, self.cfg.members)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self) -> Result<(), String> {
+        let up: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i].replica.is_some())
+            .collect();
+        if up.is_empty() {
+            return Ok(());
+        }
+        let leaders: Vec<usize> = up
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.members[i]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|r| r.established_epoch().is_some())
+            })
+            .collect();
+        let i = if !leaders.is_empty() && self.rng.below(10) != 0 {
+            leaders[self.rng.below(leaders.len())]
+        } else {
+            up[self.rng.below(up.len())]
+        };
+        self.writes += 1;
+        let n = self.writes;
+        let txn = Txn::Create {
+            path: format!("/w{n}"),
+            data: Some(Bytes::from(n.to_string())),
+            acl: Acl::open_unsafe(),
+            ephemeral_owner: 0,
+            parent_cversion: 0,
+        };
+        let now = self.now;
+        let r = self.members[i].replica.as_mut().expect("up");
+        if let Some(zxid) = r.propose(n as i64, txn, now) {
+            let incarnation = self.members[i].incarnation;
+            self.in_flight.insert((i, zxid), incarnation);
+        }
+        self.drain(i)
+    }
+
+    fn fault(&mut self) -> Result<(), String> {
+        let n = self.members.len();
+        let i = self.rng.below(n);
+        match self.rng.below(10) {
+            0..=3 => {
+                if self.members[i].replica.is_some() {
+                    self.crash(i);
+                }
+            }
+            4..=6 => {
+                // Isolate one member.
+                let id = self.members[i].id;
+                self.note(format!("isolate {id}"));
+                for other in 1..=n as ServerId {
+                    if other != id {
+                        self.net.cut(id, other);
+                    }
+                }
+                self.summary.partitions += 1;
+                self.after(self.cfg.partition_for, Event::Heal);
+            }
+            7..=8 => {
+                let a = self.members[i].id;
+                let b = self.members[self.rng.below(n)].id;
+                if a != b {
+                    self.note(format!("cut {a}-{b}"));
+                    self.net.cut(a, b);
+                    self.summary.partitions += 1;
+                    self.after(self.cfg.partition_for, Event::Heal);
+                }
+            }
+            _ => {
+                if self.net.any_cut() {
+                    self.note("heal".into());
+                    self.net.heal_all();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self, i: usize) {
+        let id = self.members[i].id;
+        self.note(format!("crash {id}"));
+        self.summary.crashes += 1;
+        let m = &mut self.members[i];
+        if let Some(r) = m.replica.take() {
+            m.sync_errors += r.stats().sync_errors;
+        }
+        m.queue.clear();
+        m.incarnation += 1;
+        self.in_flight.retain(|(m, _), _| *m != i);
+        for peer in 1..=self.members.len() as ServerId {
+            if peer == id {
+                continue;
+            }
+            let gen = self.net.break_link(id, peer);
+            if self.rng.chance_ppm(self.cfg.net.notice_ppm) {
+                let at = self.now
+                    + self
+                        .rng
+                        .range(self.cfg.net.min_delay, self.cfg.net.max_delay);
+                self.schedule(
+                    at,
+                    Event::Notice {
+                        to: peer,
+                        peer: id,
+                        gen,
+                    },
+                );
+            }
+        }
+        self.after(self.cfg.down_for, Event::Restart { member: i });
+    }
+
+    fn start_settling(&mut self) -> Result<(), String> {
+        self.note("faults stop: heal, restart everyone".into());
+        self.settling = true;
+        self.cfg.net.loss_ppm = 0;
+        self.net.heal_all();
+        for i in 0..self.members.len() {
+            if self.members[i].replica.is_none() {
+                self.start_member(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_step(&mut self) -> Result<(), String> {
+        for m in &self.members {
+            let Some(r) = &m.replica else { continue };
+            r.check_invariants()
+                .map_err(|e| format!("member {}: {e}", m.id))?;
+            if m.sync_errors + r.stats().sync_errors > 0 {
+                return Err(format!("member {} could not apply a sync", m.id));
+            }
+            if let Some(epoch) = r.established_epoch() {
+                if self.checker.leaders.get(&epoch) != Some(&m.id) {
+                    return Err(format!(
+                        "member {} leads epoch {epoch}, established by {:?}",
+                        m.id,
+                        self.checker.leaders.get(&epoch)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn converged(&self) -> bool {
+        let leaders: Vec<&Member> = self
+            .members
+            .iter()
+            .filter(|m| {
+                m.replica
+                    .as_ref()
+                    .is_some_and(|r| r.established_epoch().is_some())
+            })
+            .collect();
+        let [leader] = leaders[..] else {
+            return false;
+        };
+        let lr = leader.replica.as_ref().expect("up");
+        lr.committed() == lr.last_zxid()
+            && self.members.iter().all(|m| {
+                m.queue.is_empty()
+                    && m.applied == self.checker.history.len()
+                    && m.replica.as_ref().is_some_and(|r| {
+                        r.id() == leader.id || r.synced_leader() == Some(leader.id)
+                    })
+            })
+    }
+
+    fn final_check(&self) -> Result<(), String> {
+        self.checker.check_acked()?;
+        let first = &self.members[0];
+        for m in &self.members {
+            if m.disk.log != self.checker.history {
+                return Err(format!(
+                    "member {}'s disk holds {} txns, the history {}",
+                    m.id,
+                    m.disk.log.len(),
+                    self.checker.history.len()
+                ));
+            }
+            if m.tree != first.tree {
+                return Err(format!("member {}'s tree differs from member 1's", m.id));
+            }
+            m.tree.check_invariants()?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        let states: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| match &m.replica {
+                None => format!("{}: down", m.id),
+                Some(r) => format!(
+                    "{}: {:?} epochs {:?} last {:#x} committed {:#x} applied {}",
+                    m.id,
+                    r.state(),
+                    r.epochs(),
+                    r.last_zxid(),
+                    r.committed(),
+                    m.applied
+                ),
+            })
+            .collect();
+        format!(
+            "history {}; {}",
+            self.checker.history.len(),
+            states.join("; ")
+        )
+    }
+}
+
+/// A message in a few words, for the trace.
+fn short(msg: &Message) -> String {
+    match msg {
+        Message::Sync { mode, entries, .. } => format!("Sync {mode:?} +{}", entries.len()),
+        Message::Proposal { entry, .. } => format!("Proposal {:#x}", entry.zxid),
+        other => format!("{other:?}"),
+    }
+}
