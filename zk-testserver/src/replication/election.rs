@@ -66,12 +66,18 @@ impl Replica {
     }
 
     fn broadcast_vote(&mut self) {
+        // An observer only asks the voters who leads.
+        let state = if self.cfg.is_observer() {
+            PeerState::Observing
+        } else {
+            PeerState::Looking
+        };
         let msg = Message::Notification {
-            state: PeerState::Looking,
+            state,
             vote: self.decided,
             round: self.round,
         };
-        for p in self.peers() {
+        for p in self.voting_peers() {
             self.send(p, msg.clone());
         }
     }
@@ -83,9 +89,11 @@ impl Replica {
         vote: Vote,
         round: u64,
     ) {
+        let observer = self.cfg.is_observer();
         let Role::Looking(_) = self.role else {
-            // We lead or follow: tell a LOOKING peer who the leader is.
-            if state == PeerState::Looking {
+            // We lead or follow: tell a LOOKING peer (or an observer) who the leader is.
+            let asks = matches!(state, PeerState::Looking | PeerState::Observing);
+            if asks && !observer {
                 let msg = Message::Notification {
                     state: self.state(),
                     vote: self.decided,
@@ -95,6 +103,16 @@ impl Replica {
             }
             return;
         };
+        if observer || state == PeerState::Observing {
+            // Observers only learn the leader from settled voters; voters ignore them here.
+            if observer && matches!(state, PeerState::Following | PeerState::Leading) {
+                if let Role::Looking(e) = &mut self.role {
+                    e.settled.insert(from, (state, vote));
+                }
+                self.check_settled(vote.leader);
+            }
+            return;
+        }
         if state != PeerState::Looking {
             if let Role::Looking(e) = &mut self.role {
                 e.settled.insert(from, (state, vote));
@@ -139,6 +157,9 @@ impl Replica {
 
     /// Starts the finalize wait when a quorum of our round agrees with our vote.
     fn check_votes(&mut self) {
+        if self.cfg.is_observer() {
+            return;
+        }
         let decided = self.decided;
         let Role::Looking(e) = &self.role else {
             return;

@@ -32,6 +32,8 @@ pub enum PeerState {
     Following,
     /// Leading.
     Leading,
+    /// Observing: looking for the leader, or following it, without a vote.
+    Observing,
 }
 
 /// A vote for a leader. Votes are ordered by `(epoch, zxid, leader)`: the candidate with the

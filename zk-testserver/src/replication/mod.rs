@@ -58,8 +58,10 @@ use log::Log;
 pub struct ReplicaConfig {
     /// This member's id.
     pub id: ServerId,
-    /// Every voting member's id, this one included.
+    /// Every voting member's id (this one included unless it observes).
     pub voters: BTreeSet<ServerId>,
+    /// Observers: members that follow the leader without voting or counting in a quorum.
+    pub observers: BTreeSet<ServerId>,
     /// Ping and retry interval (ZooKeeper's `tickTime`), ms.
     pub tick_ms: i64,
     /// How long an agreed quorum of votes waits for a better one (`finalizeWait`), ms.
@@ -75,11 +77,27 @@ pub struct ReplicaConfig {
 }
 
 impl ReplicaConfig {
+    /// Adds observers (non-voting members).
+    pub fn with_observers(mut self, observers: impl IntoIterator<Item = ServerId>) -> Self {
+        self.observers = observers.into_iter().collect();
+        self
+    }
+
+    /// True if this member observes.
+    pub fn is_observer(&self) -> bool {
+        self.observers.contains(&self.id)
+    }
+
+    fn is_member(&self, id: ServerId) -> bool {
+        self.voters.contains(&id) || self.observers.contains(&id)
+    }
+
     /// A configuration with test-friendly timeouts: 10 ms ticks, failover in tens of ms.
     pub fn fast(id: ServerId, voters: impl IntoIterator<Item = ServerId>) -> ReplicaConfig {
         ReplicaConfig {
             id,
             voters: voters.into_iter().collect(),
+            observers: BTreeSet::new(),
             tick_ms: 10,
             finalize_wait_ms: 5,
             election_resend_ms: 20,
@@ -222,6 +240,7 @@ impl Replica {
     pub fn state(&self) -> PeerState {
         match self.role {
             Role::Looking(_) => PeerState::Looking,
+            Role::Following(_) if self.cfg.is_observer() => PeerState::Observing,
             Role::Following(_) => PeerState::Following,
             Role::Leading(_) => PeerState::Leading,
         }
@@ -290,7 +309,7 @@ impl Replica {
     /// Handles a message from `from`.
     pub fn step(&mut self, from: ServerId, msg: Message, now: i64) {
         self.now = now.max(self.now);
-        if from == self.cfg.id || !self.cfg.voters.contains(&from) {
+        if from == self.cfg.id || !self.cfg.is_member(from) {
             tracing::debug!(from, "message from a non-member ignored");
             return;
         }
@@ -426,7 +445,8 @@ impl Replica {
         n * 2 > self.cfg.voters.len()
     }
 
-    fn peers(&self) -> Vec<ServerId> {
+    /// The voters other than this member.
+    fn voting_peers(&self) -> Vec<ServerId> {
         self.cfg
             .voters
             .iter()

@@ -18,6 +18,8 @@ struct Cluster {
     inbox: VecDeque<(ServerId, ServerId, Message)>,
     applied: Vec<Vec<LoggedTxn>>,
     sent: Vec<(ServerId, ServerId, Message)>,
+    /// Members (indexes) cut off: their messages are dropped, their disks and timers frozen.
+    down: std::collections::BTreeSet<usize>,
     now: i64,
 }
 
@@ -34,6 +36,7 @@ impl Cluster {
             inbox: VecDeque::new(),
             applied: vec![Vec::new(); n],
             sent: Vec::new(),
+            down: Default::default(),
             now: 0,
         };
         for i in 0..n {
@@ -71,13 +74,15 @@ impl Cluster {
         for _ in 0..steps {
             let n = self.replicas.len();
             for i in 0..n {
-                self.flush(i);
+                if !self.down.contains(&i) {
+                    self.flush(i);
+                }
             }
             let Some((from, to, msg)) = self.inbox.pop_front() else {
                 // Let timers (finalize wait, pings) fire.
                 self.now += 1;
                 for i in 0..n {
-                    if self.replicas[i].next_timeout() <= self.now {
+                    if !self.down.contains(&i) && self.replicas[i].next_timeout() <= self.now {
                         self.replicas[i].tick(self.now);
                         self.collect(i);
                     }
@@ -85,6 +90,9 @@ impl Cluster {
                 continue;
             };
             let i = (to - 1) as usize;
+            if self.down.contains(&i) || self.down.contains(&((from - 1) as usize)) {
+                continue;
+            }
             self.replicas[i].step(from, msg, self.now);
             self.collect(i);
         }
@@ -281,4 +289,34 @@ fn a_follower_with_an_uncommitted_tail_is_truncated() {
         assert_eq!(c.disks[i].log, c.disks[1].log, "member {i}");
         assert_eq!(c.applied[i].len(), 2);
     }
+}
+
+#[test]
+fn an_observer_replicates_but_never_votes_or_counts() {
+    // Voters 1 and 2, observer 3 (the highest id, which would win a vote).
+    let mut c = Cluster::new(3);
+    for i in 0..3 {
+        let id = i as u64 + 1;
+        let cfg = ReplicaConfig::fast(id, 1..=2).with_observers([3]);
+        c.replicas[i] = Replica::new(cfg, DurableState::default(), 0);
+        c.collect(i);
+    }
+    c.inbox.clear();
+    c.settle(3_000);
+    let l = c.leader().expect("a leader");
+    assert_eq!(c.replicas[l].id(), 2, "the observer is no candidate");
+    assert_eq!(c.replicas[2].state(), PeerState::Observing);
+    assert_eq!(c.replicas[2].synced_leader(), Some(2));
+    let zxid = c.replicas[l].propose(1, create(1), c.now).expect("proposes");
+    c.collect(l);
+    c.settle(1_000);
+    assert_eq!(c.applied[2].last().map(|t| t.zxid), Some(zxid));
+    // Without voter 1, leader and observer are no quorum: nothing commits.
+    c.down.insert(0);
+    let before = c.applied[1].len();
+    let z = c.replicas[l].propose(1, create(2), c.now).expect("still leading");
+    c.collect(l);
+    c.settle(30);
+    assert_eq!(c.applied[1].len(), before, "{z:#x} committed without a quorum");
+    assert!(c.disks[2].log.iter().any(|t| t.zxid == z), "the observer logged it");
 }

@@ -32,7 +32,10 @@ use rng::Rng;
 /// The knobs of one run, drawn from its seed.
 #[derive(Debug, Clone)]
 pub(crate) struct SimConfig {
+    /// Voting members (ids `1..=members`).
     pub(crate) members: usize,
+    /// Observers (the ids after the voters').
+    pub(crate) observers: usize,
     /// Faults and writes happen until this virtual time (ms).
     pub(crate) duration_ms: i64,
     /// Then everything heals; the ensemble must converge within this long.
@@ -51,6 +54,7 @@ impl SimConfig {
         let members = [1, 3, 3, 3, 5, 5][rng.below(6)];
         SimConfig {
             members,
+            observers: [0, 0, 1, 2][rng.below(4)],
             duration_ms: 2_000,
             settle_ms: 5_000,
             net: NetConfig {
@@ -159,12 +163,14 @@ pub(crate) struct Sim {
     writes: u64,
     settling: bool,
     summary: Summary,
-    /// The last steps, for a failure report.
-    trace: VecDeque<String>,
+    /// The last steps, for a failure report (kept only when tracing: a failing seed is
+    /// replayed with it on).
+    trace: Option<VecDeque<String>>,
 }
 
-fn replica_config(id: ServerId, n: usize) -> ReplicaConfig {
-    ReplicaConfig::fast(id, 1..=n as ServerId)
+fn replica_config(id: ServerId, voters: usize, observers: usize) -> ReplicaConfig {
+    let v = voters as ServerId;
+    ReplicaConfig::fast(id, 1..=v).with_observers(v + 1..=v + observers as ServerId)
 }
 
 impl Sim {
@@ -173,7 +179,7 @@ impl Sim {
     }
 
     pub(crate) fn with_config(seed: u64, cfg: SimConfig) -> Sim {
-        let members = (1..=cfg.members as ServerId)
+        let members = (1..=(cfg.members + cfg.observers) as ServerId)
             .map(|id| Member {
                 id,
                 replica: None,
@@ -202,20 +208,29 @@ impl Sim {
             writes: 0,
             settling: false,
             summary,
-            trace: VecDeque::new(),
+            trace: None,
         }
+    }
+
+    /// Keeps the last steps for [`Sim::trace`].
+    pub(crate) fn traced(mut self) -> Sim {
+        self.trace = Some(VecDeque::new());
+        self
     }
 
     /// The last steps of the run, oldest first.
     pub(crate) fn trace(&self) -> Vec<String> {
-        self.trace.iter().cloned().collect()
+        self.trace.iter().flatten().cloned().collect()
     }
 
-    fn note(&mut self, line: String) {
-        if self.trace.len() == 400 {
-            self.trace.pop_front();
+    fn note(&mut self, line: impl FnOnce() -> String) {
+        let now = self.now;
+        if let Some(trace) = &mut self.trace {
+            if trace.len() == 400 {
+                trace.pop_front();
+            }
+            trace.push_back(format!("{now:>6} {}", line()));
         }
-        self.trace.push_back(format!("{:>6} {line}", self.now));
     }
 
     fn schedule(&mut self, at: i64, event: Event) {
@@ -296,12 +311,12 @@ impl Sim {
 
     fn start_member(&mut self, i: usize) -> Result<(), String> {
         let m = &mut self.members[i];
-        let cfg = replica_config(m.id, self.cfg.members);
+        let cfg = replica_config(m.id, self.cfg.members, self.cfg.observers);
         m.replica = Some(Replica::new(cfg, m.disk.clone(), self.now));
         m.tree = DataTree::new();
         m.applied = 0;
         let id = m.id;
-        self.note(format!("start {id}"));
+        self.note(|| format!("start {id}"));
         self.drain(i)
     }
 
@@ -316,7 +331,7 @@ impl Sim {
                     return Ok(());
                 };
                 let now = self.now;
-                self.note(format!("{from}->{to} {}", short(&msg)));
+                self.note(|| format!("{from}->{to} {}", short(&msg)));
                 let r = self.members[i].replica.as_mut().expect("up");
                 if broke {
                     r.disconnected(from, now);
@@ -329,7 +344,7 @@ impl Sim {
                 if self.members[i].replica.is_none() || !self.net.notice(peer, to, gen) {
                     return Ok(());
                 }
-                self.note(format!("{to} notices its link to {peer} broke"));
+                self.note(|| format!("{to} notices its link to {peer} broke"));
                 let now = self.now;
                 if let Some(r) = self.members[i].replica.as_mut() {
                     r.disconnected(peer, now);
@@ -354,7 +369,7 @@ impl Sim {
                 Ok(())
             }
             Event::Heal => {
-                self.note("heal".into());
+                self.note(|| "heal".into());
                 self.net.heal_all();
                 Ok(())
             }
@@ -412,10 +427,10 @@ impl Sim {
                 }
                 Output::Apply(txn) => self.apply(i, txn)?,
                 Output::Established { epoch } => {
-                    self.note(format!("{id} leads epoch {epoch}"));
+                    self.note(|| format!("{id} leads epoch {epoch}"));
                     self.checker.on_established(epoch, id)?;
                 }
-                Output::Role(state) => self.note(format!("{id} is {state:?}")),
+                Output::Role(state) => self.note(|| format!("{id} is {state:?}")),
             }
         }
         // A member that no longer leads answers its pending writes with a connection loss.
@@ -437,7 +452,7 @@ impl Sim {
         match fate {
             Fate::Deliver { at, gen } => self.schedule(at, Event::Deliver { from, to, gen, msg }),
             Fate::Broken { gen, notice_at } => {
-                self.note(format!("{from}->{to} lost {}, link broken", short(&msg)));
+                self.note(|| format!("{from}->{to} lost {}, link broken", short(&msg)));
                 if let Some(at) = notice_at {
                     self.schedule(
                         at,
@@ -469,7 +484,9 @@ impl Sim {
         let incarnation = m.incarnation;
         if self.in_flight.get(&(i, txn.zxid)) == Some(&incarnation) {
             self.in_flight.remove(&(i, txn.zxid));
-            let disks: Vec<&DurableState> = self.members.iter().map(|m| &m.disk).collect();
+            let voters = self.cfg.members;
+            let disks: Vec<&DurableState> =
+                self.members[..voters].iter().map(|m| &m.disk).collect();
             self.checker.on_ack(txn.zxid, &disks, self.cfg.members)?;
         }
         Ok(())
@@ -527,7 +544,7 @@ impl Sim {
             4..=6 => {
                 // Isolate one member.
                 let id = self.members[i].id;
-                self.note(format!("isolate {id}"));
+                self.note(|| format!("isolate {id}"));
                 for other in 1..=n as ServerId {
                     if other != id {
                         self.net.cut(id, other);
@@ -540,7 +557,7 @@ impl Sim {
                 let a = self.members[i].id;
                 let b = self.members[self.rng.below(n)].id;
                 if a != b {
-                    self.note(format!("cut {a}-{b}"));
+                    self.note(|| format!("cut {a}-{b}"));
                     self.net.cut(a, b);
                     self.summary.partitions += 1;
                     self.after(self.cfg.partition_for, Event::Heal);
@@ -548,7 +565,7 @@ impl Sim {
             }
             _ => {
                 if self.net.any_cut() {
-                    self.note("heal".into());
+                    self.note(|| "heal".into());
                     self.net.heal_all();
                 }
             }
@@ -558,7 +575,7 @@ impl Sim {
 
     fn crash(&mut self, i: usize) {
         let id = self.members[i].id;
-        self.note(format!("crash {id}"));
+        self.note(|| format!("crash {id}"));
         self.summary.crashes += 1;
         let m = &mut self.members[i];
         if let Some(r) = m.replica.take() {
@@ -591,7 +608,7 @@ impl Sim {
     }
 
     fn start_settling(&mut self) -> Result<(), String> {
-        self.note("faults stop: heal, restart everyone".into());
+        self.note(|| "faults stop: heal, restart everyone".into());
         self.settling = true;
         self.cfg.net.loss_ppm = 0;
         self.net.heal_all();

@@ -10,13 +10,16 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 fn run_seed(seed: u64) -> Summary {
-    let mut sim = Sim::new(seed);
-    match sim.run() {
+    match Sim::new(seed).run() {
         Ok(summary) => summary,
         Err(e) => {
+            // Runs are deterministic: replay the seed with the trace on.
+            let mut sim = Sim::new(seed).traced();
+            let again = sim.run();
             for line in sim.trace() {
                 eprintln!("{line}");
             }
+            assert_eq!(again.as_ref().err(), Some(&e), "seed {seed} did not replay");
             panic!(
                 "simulation seed {seed} failed: {e}\nreplay: ZK_SIM_SEED={seed} cargo test -p \
                  zk-testserver --lib sim::tests::seeds -- --nocapture"
@@ -60,8 +63,9 @@ fn seeds() {
 #[test]
 fn a_seed_replays_exactly() {
     let a = Sim::new(17).run().expect("seed 17");
-    let mut sim = Sim::new(17);
+    let mut sim = Sim::new(17).traced();
     let b = sim.run().expect("seed 17 again");
+    assert!(!sim.trace().is_empty());
     assert_eq!(a, b);
     assert!(a.crashes + a.partitions > 0, "{a:?}");
 }
