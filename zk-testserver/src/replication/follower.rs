@@ -126,7 +126,8 @@ impl Replica {
                 self.commit_to(committed);
             }
             (Phase::Active { epoch }, Message::Ping { .. }) => {
-                self.send(from, Message::PingReply { epoch });
+                let touches = self.take_touches();
+                self.send(from, Message::PingReply { epoch, touches });
             }
             (_, msg) => tracing::debug!(id = self.cfg.id, ?phase, ?msg, "unexpected message"),
         }

@@ -78,6 +78,7 @@ impl Leader {
 
     pub(super) fn next_timeout(&self, cfg: &ReplicaConfig) -> i64 {
         match self.phase {
+            // Session deadlines are multiples of the tick: the ping timer covers them.
             Phase::Broadcast => self.next_ping,
             _ => self.started + cfg.init_limit_ms,
         }
@@ -195,7 +196,7 @@ impl Replica {
                 self.try_commit();
             }
             // Liveness is recorded above.
-            Message::PingReply { .. } => {}
+            Message::PingReply { touches, .. } => self.touched_by_learner(&touches),
             _ => tracing::debug!(from, "unexpected message for a leader"),
         }
     }
@@ -497,5 +498,6 @@ impl Replica {
         for p in to {
             self.send(p, Message::Ping { epoch });
         }
+        self.expire_sessions();
     }
 }

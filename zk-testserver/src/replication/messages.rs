@@ -144,10 +144,12 @@ pub enum Message {
         /// The epoch.
         epoch: u32,
     },
-    /// The follower's answer to a ping.
+    /// The follower's answer to a ping, with the sessions its clients touched since.
     PingReply {
         /// The epoch.
         epoch: u32,
+        /// Session ids.
+        touches: Vec<i64>,
     },
 }
 
@@ -181,7 +183,7 @@ impl Message {
             | Message::Ack { epoch, .. }
             | Message::Commit { epoch, .. }
             | Message::Ping { epoch }
-            | Message::PingReply { epoch } => Some(*epoch),
+            | Message::PingReply { epoch, .. } => Some(*epoch),
         }
     }
 }

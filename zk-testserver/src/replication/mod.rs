@@ -39,10 +39,13 @@ mod follower;
 mod leader;
 mod log;
 mod messages;
+mod sessions;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, VecDeque};
+
+use crate::session::SessionTracker;
 
 pub use log::{DurableState, PersistOp};
 pub use messages::{counter_of, epoch_of, make_zxid, Message, PeerState, ServerId, SyncMode, Vote};
@@ -191,6 +194,10 @@ pub struct Replica {
     deferred: VecDeque<(u64, u64, Deferred)>,
     out: Vec<Output>,
     stats: ReplicaStats,
+    /// Sessions of the committed history; the leader's deadlines decide expiry.
+    sessions: SessionTracker,
+    /// Sessions touched by this member's clients since the last ping reply.
+    touches: BTreeSet<i64>,
     /// Set if the log was ever given a gap (a bug; reported by `check_invariants`).
     broken: Option<String>,
 }
@@ -221,7 +228,10 @@ impl Replica {
             out: Vec::new(),
             stats: ReplicaStats::default(),
             broken: None,
+            sessions: Replica::new_tracker(1),
+            touches: BTreeSet::new(),
         };
+        r.sessions = Replica::new_tracker(r.cfg.tick_ms);
         r.become_looking();
         r
     }
@@ -462,8 +472,9 @@ impl Replica {
             self.committed = zxid;
         }
         while self.applied < self.log.len() && self.log.entries()[self.applied].zxid <= zxid {
-            self.out
-                .push(Output::Apply(self.log.entries()[self.applied].clone()));
+            let entry = self.log.entries()[self.applied].clone();
+            self.track_sessions(&entry.txn);
+            self.out.push(Output::Apply(entry));
             self.applied += 1;
         }
     }

@@ -307,16 +307,70 @@ fn an_observer_replicates_but_never_votes_or_counts() {
     assert_eq!(c.replicas[l].id(), 2, "the observer is no candidate");
     assert_eq!(c.replicas[2].state(), PeerState::Observing);
     assert_eq!(c.replicas[2].synced_leader(), Some(2));
-    let zxid = c.replicas[l].propose(1, create(1), c.now).expect("proposes");
+    let zxid = c.replicas[l]
+        .propose(1, create(1), c.now)
+        .expect("proposes");
     c.collect(l);
     c.settle(1_000);
     assert_eq!(c.applied[2].last().map(|t| t.zxid), Some(zxid));
     // Without voter 1, leader and observer are no quorum: nothing commits.
     c.down.insert(0);
     let before = c.applied[1].len();
-    let z = c.replicas[l].propose(1, create(2), c.now).expect("still leading");
+    let z = c.replicas[l]
+        .propose(1, create(2), c.now)
+        .expect("still leading");
     c.collect(l);
     c.settle(30);
-    assert_eq!(c.applied[1].len(), before, "{z:#x} committed without a quorum");
-    assert!(c.disks[2].log.iter().any(|t| t.zxid == z), "the observer logged it");
+    assert_eq!(
+        c.applied[1].len(),
+        before,
+        "{z:#x} committed without a quorum"
+    );
+    assert!(
+        c.disks[2].log.iter().any(|t| t.zxid == z),
+        "the observer logged it"
+    );
+}
+
+#[test]
+fn the_leader_expires_sessions_whose_touches_stop_and_keeps_touched_ones() {
+    let mut c = Cluster::new(3);
+    c.settle(2_000);
+    let l = c.leader().expect("a leader");
+    let f = (l + 1) % 3;
+    for session_id in [0x10, 0x20] {
+        let txn = Txn::CreateSession {
+            session_id,
+            timeout_ms: 100,
+        };
+        c.replicas[l]
+            .propose(session_id, txn, c.now)
+            .expect("leads");
+        c.collect(l);
+    }
+    let eph = Txn::Create {
+        path: "/e".into(),
+        data: None,
+        acl: zk_proto::Acl::open_unsafe(),
+        ephemeral_owner: 0x20,
+        parent_cversion: 0,
+    };
+    c.replicas[l].propose(0x20, eph, c.now).expect("leads");
+    c.collect(l);
+    c.settle(50);
+    assert!(c.replicas[f].sessions().is_live(0x10));
+    // Session 0x10's client talks to a follower only; 0x20's to nobody.
+    let start = c.now;
+    while c.now < start + 400 {
+        c.replicas[f].touch(0x10, c.now);
+        c.settle(5);
+    }
+    for i in 0..3 {
+        assert!(c.replicas[i].sessions().is_live(0x10), "member {i}");
+        assert!(c.replicas[i].sessions().get(0x20).is_none(), "member {i}");
+        let closed = c.applied[i]
+            .iter()
+            .any(|t| t.txn == Txn::CloseSession { session_id: 0x20 } && t.session_id == 0);
+        assert!(closed, "member {i} applied the expiry");
+    }
 }

@@ -9,6 +9,7 @@
 //! `ZK_SIM_SEED=<n> cargo test -p zk-testserver --lib sim::tests::seeds -- --nocapture`.
 
 mod checker;
+mod clients;
 mod network;
 mod rng;
 #[cfg(test)]
@@ -45,6 +46,8 @@ pub(crate) struct SimConfig {
     pub(crate) down_for: (i64, i64),
     pub(crate) partition_for: (i64, i64),
     pub(crate) write_every: (i64, i64),
+    /// Clients with sessions.
+    pub(crate) clients: usize,
     pub(crate) persist_latency: (i64, i64),
 }
 
@@ -67,6 +70,7 @@ impl SimConfig {
             down_for: (5, rng.range(20, 300)),
             partition_for: (10, rng.range(30, 400)),
             write_every: (0, rng.range(1, 6)),
+            clients: 1 + rng.below(5),
             persist_latency: (0, rng.range(0, 6)),
         }
     }
@@ -96,6 +100,9 @@ enum Event {
     Fault,
     Heal,
     Write,
+    Client {
+        client: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -131,6 +138,8 @@ struct Member {
     incarnation: u64,
     tree: DataTree,
     applied: usize,
+    /// Sessions of the txns this member applied.
+    sessions: std::collections::BTreeSet<i64>,
     sync_errors: u64,
 }
 
@@ -144,6 +153,10 @@ pub(crate) struct Summary {
     pub(crate) epochs: usize,
     pub(crate) crashes: u64,
     pub(crate) partitions: u64,
+    /// Sessions created, and closed by the leader's expiry.
+    pub(crate) sessions: usize,
+    pub(crate) expired: usize,
+    pub(crate) ephemerals: usize,
     pub(crate) end_ms: i64,
 }
 
@@ -162,6 +175,8 @@ pub(crate) struct Sim {
     in_flight: BTreeMap<(usize, i64), u64>,
     writes: u64,
     settling: bool,
+    clients: Vec<clients::Client>,
+    next_session: i64,
     summary: Summary,
     /// The last steps, for a failure report (kept only when tracing: a failing seed is
     /// replayed with it on).
@@ -188,6 +203,7 @@ impl Sim {
                 incarnation: 0,
                 tree: DataTree::new(),
                 applied: 0,
+                sessions: Default::default(),
                 sync_errors: 0,
             })
             .collect();
@@ -207,6 +223,8 @@ impl Sim {
             in_flight: BTreeMap::new(),
             writes: 0,
             settling: false,
+            clients: Vec::new(),
+            next_session: 0x100,
             summary,
             trace: None,
         }
@@ -254,6 +272,7 @@ impl Sim {
         }
         self.after(self.cfg.fault_every, Event::Fault);
         self.after(self.cfg.write_every, Event::Write);
+        self.start_clients(self.cfg.clients);
         let end = self.cfg.duration_ms + self.cfg.settle_ms;
         loop {
             let next_event = self.events.peek().map_or(i64::MAX, |e| e.0.at);
@@ -287,6 +306,16 @@ impl Sim {
                 self.summary.acked = self.checker.acked.len();
                 self.summary.epochs = self.checker.leaders.len();
                 self.summary.end_ms = self.now;
+                for t in &self.checker.history {
+                    match &t.txn {
+                        Txn::CreateSession { .. } => self.summary.sessions += 1,
+                        Txn::CloseSession { .. } if t.session_id == 0 => self.summary.expired += 1,
+                        Txn::Create {
+                            ephemeral_owner, ..
+                        } if *ephemeral_owner > 0 => self.summary.ephemerals += 1,
+                        _ => {}
+                    }
+                }
                 return Ok(self.summary.clone());
             }
         }
@@ -315,6 +344,7 @@ impl Sim {
         m.replica = Some(Replica::new(cfg, m.disk.clone(), self.now));
         m.tree = DataTree::new();
         m.applied = 0;
+        m.sessions.clear();
         let id = m.id;
         self.note(|| format!("start {id}"));
         self.drain(i)
@@ -373,6 +403,7 @@ impl Sim {
                 self.net.heal_all();
                 Ok(())
             }
+            Event::Client { client } => self.client_step(client),
             Event::Write => {
                 if !self.settling {
                     self.write()?;
@@ -479,9 +510,27 @@ impl Sim {
     fn apply(&mut self, i: usize, txn: LoggedTxn) -> Result<(), String> {
         let m = &mut self.members[i];
         self.checker.on_apply(m.id, m.applied, &txn)?;
+        match &txn.txn {
+            Txn::CreateSession { session_id, .. } => {
+                m.sessions.insert(*session_id);
+            }
+            Txn::CloseSession { session_id } => {
+                m.sessions.remove(session_id);
+            }
+            Txn::Create {
+                ephemeral_owner, ..
+            } if *ephemeral_owner > 0 && !m.sessions.contains(ephemeral_owner) => {
+                return Err(format!(
+                    "member {} applied an ephemeral of session {ephemeral_owner:#x}, not open",
+                    m.id
+                ));
+            }
+            _ => {}
+        }
         m.tree.apply(&txn.txn, txn.zxid, txn.time);
         m.applied += 1;
         let incarnation = m.incarnation;
+        self.client_sees(&txn.txn);
         if self.in_flight.get(&(i, txn.zxid)) == Some(&incarnation) {
             self.in_flight.remove(&(i, txn.zxid));
             let voters = self.cfg.members;
@@ -655,7 +704,9 @@ impl Sim {
             return false;
         };
         let lr = leader.replica.as_ref().expect("up");
-        lr.committed() == lr.last_zxid()
+        // Clients went quiet: every session must expire.
+        lr.sessions().is_empty()
+            && lr.committed() == lr.last_zxid()
             && self.members.iter().all(|m| {
                 m.queue.is_empty()
                     && m.applied == self.checker.history.len()
@@ -681,6 +732,14 @@ impl Sim {
                 return Err(format!("member {}'s tree differs from member 1's", m.id));
             }
             m.tree.check_invariants()?;
+            if !m.sessions.is_empty() || !m.tree.all_ephemerals().is_empty() {
+                return Err(format!(
+                    "member {} keeps sessions {:?} and ephemerals {:?} after every expiry",
+                    m.id,
+                    m.sessions,
+                    m.tree.all_ephemerals()
+                ));
+            }
         }
         Ok(())
     }

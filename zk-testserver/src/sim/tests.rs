@@ -28,7 +28,7 @@ fn run_seed(seed: u64) -> Summary {
     }
 }
 
-/// `ZK_SIM_SEEDS` seeds (default 60) starting at `ZK_SIM_FIRST_SEED` (default 0), or the one
+/// `ZK_SIM_SEEDS` seeds (default 50) starting at `ZK_SIM_FIRST_SEED` (default 0), or the one
 /// seed `ZK_SIM_SEED`.
 #[test]
 fn seeds() {
@@ -36,7 +36,7 @@ fn seeds() {
         Some(seed) => (seed, 1),
         None => (
             env_u64("ZK_SIM_FIRST_SEED").unwrap_or(0),
-            env_u64("ZK_SIM_SEEDS").unwrap_or(60),
+            env_u64("ZK_SIM_SEEDS").unwrap_or(50),
         ),
     };
     let mut total = Summary::default();
@@ -48,12 +48,24 @@ fn seeds() {
         total.epochs += s.epochs;
         total.crashes += s.crashes;
         total.partitions += s.partitions;
+        total.sessions += s.sessions;
+        total.expired += s.expired;
+        total.ephemerals += s.ephemerals;
     }
     eprintln!(
         "{count} seeds from {first}: {} steps, {} txns committed, {} writes acknowledged, {} \
-         epochs, {} crashes, {} partitions",
-        total.steps, total.committed, total.acked, total.epochs, total.crashes, total.partitions
+         epochs, {} crashes, {} partitions, {} sessions ({} expired by a leader), {} ephemerals",
+        total.steps,
+        total.committed,
+        total.acked,
+        total.epochs,
+        total.crashes,
+        total.partitions,
+        total.sessions,
+        total.expired,
+        total.ephemerals
     );
+    assert!(count < 20 || total.expired > 0, "no session ever expired");
     assert!(
         count == 0 || total.acked > 0,
         "no write was ever acknowledged"
