@@ -125,9 +125,19 @@ impl Replica {
                 tracing::debug!(id = self.cfg.id, leader = from, epoch, "up to date");
                 self.commit_to(committed);
             }
-            (Phase::Active { epoch }, Message::Ping { .. }) => {
+            (Phase::Active { .. }, Message::SyncReply { id, zxid, .. }) => {
+                self.on_sync_reply(id, zxid)
+            }
+            (Phase::Active { epoch }, Message::Ping { seq, .. }) => {
                 let touches = self.take_touches();
-                self.send(from, Message::PingReply { epoch, touches });
+                self.send(
+                    from,
+                    Message::PingReply {
+                        epoch,
+                        seq,
+                        touches,
+                    },
+                );
             }
             (_, msg) => tracing::debug!(id = self.cfg.id, ?phase, ?msg, "unexpected message"),
         }

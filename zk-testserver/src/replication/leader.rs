@@ -37,6 +37,8 @@ struct Learner {
     accepted_epoch: u32,
     acked: i64,
     last_heard: i64,
+    /// The last ping it answered.
+    ping_acked: u64,
 }
 
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub(super) struct Leader {
     /// Our own log is durable up to this zxid.
     self_durable: i64,
     next_ping: i64,
+    /// The last ping sent.
+    ping_seq: u64,
 }
 
 impl Leader {
@@ -66,6 +70,7 @@ impl Leader {
             newleader_acks: BTreeSet::new(),
             self_durable: 0,
             next_ping: now,
+            ping_seq: 0,
         }
     }
 
@@ -195,8 +200,40 @@ impl Replica {
                 }
                 self.try_commit();
             }
+            Message::Request {
+                session_id,
+                payload,
+                ..
+            } => {
+                let active = l
+                    .learners
+                    .get(&from)
+                    .is_some_and(|x| x.state == LearnerState::Active);
+                if active && l.phase == Phase::Broadcast {
+                    self.out.push(Output::Request {
+                        from,
+                        session_id,
+                        payload,
+                    });
+                }
+            }
+            Message::SyncRequest { id, .. } => {
+                let active = l
+                    .learners
+                    .get(&from)
+                    .is_some_and(|x| x.state == LearnerState::Active);
+                if active && l.phase == Phase::Broadcast {
+                    self.on_sync_request(from, id);
+                }
+            }
             // Liveness is recorded above.
-            Message::PingReply { touches, .. } => self.touched_by_learner(&touches),
+            Message::PingReply { seq, touches, .. } => {
+                if let Some(x) = l.learners.get_mut(&from) {
+                    x.ping_acked = x.ping_acked.max(seq);
+                }
+                self.touched_by_learner(&touches);
+                self.release_syncs();
+            }
             _ => tracing::debug!(from, "unexpected message for a leader"),
         }
     }
@@ -215,6 +252,7 @@ impl Replica {
                 accepted_epoch,
                 acked: 0,
                 last_heard: now,
+                ping_acked: 0,
             },
         );
         match l.epoch {
@@ -423,6 +461,32 @@ impl Replica {
         for p in to {
             self.send(p, Message::Commit { epoch, zxid: point });
         }
+        // After the COMMITs, so a learner applies before it hears its sync is done.
+        self.release_syncs();
+    }
+
+    /// The number the next ping will carry.
+    pub(super) fn next_ping_seq(&self) -> u64 {
+        match &self.role {
+            Role::Leading(l) => l.ping_seq + 1,
+            _ => u64::MAX,
+        }
+    }
+
+    /// True if a quorum (this leader included) answered ping `seq` or a later one: they all
+    /// still followed this leader after the ping went out.
+    pub(super) fn quorum_answered_ping(&self, seq: u64) -> bool {
+        let Role::Leading(l) = &self.role else {
+            return false;
+        };
+        let mut answered: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.state == LearnerState::Active && x.ping_acked >= seq)
+            .map(|(p, _)| *p)
+            .collect();
+        answered.push(self.cfg.id);
+        self.is_quorum(&answered)
     }
 
     pub(super) fn leader_propose(&mut self, session_id: i64, txn: Txn) -> Option<i64> {
@@ -481,6 +545,8 @@ impl Replica {
             return;
         }
         l.next_ping = now + tick.max(1);
+        l.ping_seq += 1;
+        let seq = l.ping_seq;
         let epoch = l.epoch.unwrap_or(0);
         let mut alive: Vec<ServerId> = l
             .learners
@@ -496,7 +562,7 @@ impl Replica {
             return;
         }
         for p in to {
-            self.send(p, Message::Ping { epoch });
+            self.send(p, Message::Ping { epoch, seq });
         }
         self.expire_sessions();
     }

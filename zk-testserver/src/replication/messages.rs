@@ -139,15 +139,44 @@ pub enum Message {
         /// The commit point.
         zxid: i64,
     },
+    /// A learner forwards a client's write (REQUEST).
+    Request {
+        /// The epoch.
+        epoch: u32,
+        /// The client's session.
+        session_id: i64,
+        /// The encoded request.
+        payload: bytes::Bytes,
+    },
+    /// A learner's `sync` (SYNC).
+    SyncRequest {
+        /// The epoch.
+        epoch: u32,
+        /// The learner's id for it.
+        id: u64,
+    },
+    /// The leader's answer: everything up to `zxid` is committed (and its COMMIT went first).
+    SyncReply {
+        /// The epoch.
+        epoch: u32,
+        /// The learner's id for the sync.
+        id: u64,
+        /// The leader's last proposed zxid when it saw the sync.
+        zxid: i64,
+    },
     /// Leader liveness: PING.
     Ping {
         /// The epoch.
         epoch: u32,
+        /// Numbers the leader's pings.
+        seq: u64,
     },
     /// The follower's answer to a ping, with the sessions its clients touched since.
     PingReply {
         /// The epoch.
         epoch: u32,
+        /// The ping answered.
+        seq: u64,
         /// Session ids.
         touches: Vec<i64>,
     },
@@ -182,7 +211,10 @@ impl Message {
             | Message::Proposal { epoch, .. }
             | Message::Ack { epoch, .. }
             | Message::Commit { epoch, .. }
-            | Message::Ping { epoch }
+            | Message::Request { epoch, .. }
+            | Message::SyncRequest { epoch, .. }
+            | Message::SyncReply { epoch, .. }
+            | Message::Ping { epoch, .. }
             | Message::PingReply { epoch, .. } => Some(*epoch),
         }
     }

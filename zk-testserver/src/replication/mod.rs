@@ -39,6 +39,7 @@ mod follower;
 mod leader;
 mod log;
 mod messages;
+mod requests;
 mod sessions;
 #[cfg(test)]
 mod tests;
@@ -138,6 +139,23 @@ pub enum Output {
     },
     /// The member's role changed.
     Role(PeerState),
+    /// Leader: a write forwarded by `from` (or by this member) to prepare and propose.
+    Request {
+        /// The member whose client sent it.
+        from: ServerId,
+        /// The client's session.
+        session_id: i64,
+        /// The encoded request, as the forwarding member's layer made it.
+        payload: bytes::Bytes,
+    },
+    /// A [`Replica::sync`] finished: `ok` if this member has now applied everything the leader
+    /// had proposed when the sync reached it; false if the leader was lost first.
+    Synced {
+        /// The id given to [`Replica::sync`].
+        id: u64,
+        /// Whether the sync succeeded.
+        ok: bool,
+    },
 }
 
 /// Something to do once a persist op is durable.
@@ -196,6 +214,10 @@ pub struct Replica {
     stats: ReplicaStats,
     /// Sessions of the committed history; the leader's deadlines decide expiry.
     sessions: SessionTracker,
+    /// Syncs waiting for a commit point (leader).
+    leader_syncs: Vec<requests::PendingSync>,
+    /// Syncs of this member's clients sent to the leader (learner).
+    learner_syncs: Vec<u64>,
     /// Sessions touched by this member's clients since the last ping reply.
     touches: BTreeSet<i64>,
     /// Set if the log was ever given a gap (a bug; reported by `check_invariants`).
@@ -230,6 +252,8 @@ impl Replica {
             broken: None,
             sessions: Replica::new_tracker(1),
             touches: BTreeSet::new(),
+            leader_syncs: Vec::new(),
+            learner_syncs: Vec::new(),
         };
         r.sessions = Replica::new_tracker(r.cfg.tick_ms);
         r.become_looking();
@@ -489,6 +513,7 @@ impl Replica {
     }
 
     fn set_role(&mut self, role: Role) {
+        self.fail_syncs();
         self.generation += 1;
         self.role = role;
         let state = self.state();

@@ -18,6 +18,10 @@ struct Cluster {
     inbox: VecDeque<(ServerId, ServerId, Message)>,
     applied: Vec<Vec<LoggedTxn>>,
     sent: Vec<(ServerId, ServerId, Message)>,
+    /// Forwarded writes that reached a leader: (leader index, from, session, payload).
+    requests: Vec<(usize, ServerId, i64, bytes::Bytes)>,
+    /// Finished syncs: (member index, id, ok).
+    synced: Vec<(usize, u64, bool)>,
     /// Members (indexes) cut off: their messages are dropped, their disks and timers frozen.
     down: std::collections::BTreeSet<usize>,
     now: i64,
@@ -37,6 +41,8 @@ impl Cluster {
             applied: vec![Vec::new(); n],
             sent: Vec::new(),
             down: Default::default(),
+            requests: Vec::new(),
+            synced: Vec::new(),
             now: 0,
         };
         for i in 0..n {
@@ -56,6 +62,12 @@ impl Cluster {
                 Output::Persist { seq, op } => self.queued[i].push_back((seq, op)),
                 Output::Apply(t) => self.applied[i].push(t),
                 Output::Established { .. } | Output::Role(_) => {}
+                Output::Request {
+                    from,
+                    session_id,
+                    payload,
+                } => self.requests.push((i, from, session_id, payload)),
+                Output::Synced { id, ok } => self.synced.push((i, id, ok)),
             }
         }
     }
@@ -372,5 +384,62 @@ fn the_leader_expires_sessions_whose_touches_stop_and_keeps_touched_ones() {
             .iter()
             .any(|t| t.txn == Txn::CloseSession { session_id: 0x20 } && t.session_id == 0);
         assert!(closed, "member {i} applied the expiry");
+    }
+}
+
+#[test]
+fn a_follower_forwards_writes_and_its_sync_waits_for_the_commit() {
+    let mut c = Cluster::new(3);
+    c.settle(2_000);
+    let l = c.leader().expect("a leader");
+    let f = (l + 1) % 3;
+    assert!(c.replicas[f].forward(9, bytes::Bytes::from_static(b"w"), c.now));
+    c.collect(f);
+    c.settle(20);
+    let (at, from, session, payload) = c.requests.pop().expect("reached the leader");
+    assert_eq!(
+        (at, from, session, &payload[..]),
+        (l, f as u64 + 1, 9, &b"w"[..])
+    );
+    // The leader's layer proposes it; the follower syncs right after.
+    let zxid = c.replicas[l].propose(9, create(9), c.now).expect("leads");
+    c.collect(l);
+    assert!(c.replicas[f].sync(1, c.now));
+    c.collect(f);
+    c.settle(200);
+    assert_eq!(c.synced, vec![(f, 1, true)]);
+    assert_eq!(c.applied[f].last().map(|t| t.zxid), Some(zxid));
+}
+
+#[test]
+fn a_leader_cut_off_from_its_quorum_never_answers_a_sync() {
+    let mut c = Cluster::new(3);
+    c.settle(2_000);
+    let l = c.leader().expect("a leader");
+    let (a, b) = ((l + 1) % 3, (l + 2) % 3);
+    // Both followers fall silent; the leader does not know yet (its sync limit has not
+    // passed). Had they formed a newer leader, a sync answered now could miss its writes
+    // (jepsen#399), so it must wait for a quorum to answer a later ping.
+    c.down.insert(a);
+    c.down.insert(b);
+    assert!(c.replicas[l].sync(7, c.now));
+    c.collect(l);
+    c.settle(40);
+    assert!(
+        c.synced.is_empty(),
+        "answered without a quorum: {:?}",
+        c.synced
+    );
+    // Once the quorum answers a ping again, the sync completes.
+    c.down.clear();
+    c.settle(100);
+    if c.replicas[l].established_epoch().is_some() {
+        assert_eq!(c.synced, vec![(l, 7, true)]);
+    } else {
+        assert_eq!(
+            c.synced,
+            vec![(l, 7, false)],
+            "failed when the leader stepped down"
+        );
     }
 }

@@ -15,6 +15,8 @@ pub(crate) struct Checker {
     pub(crate) leaders: BTreeMap<u32, ServerId>,
     /// Zxids of writes acknowledged to clients.
     pub(crate) acked: Vec<i64>,
+    /// The length of the history prefix holding every acknowledged write.
+    pub(crate) acked_frontier: usize,
 }
 
 impl Checker {
@@ -142,6 +144,7 @@ impl Checker {
             ));
         }
         self.acked.push(zxid);
+        self.acked_frontier = self.acked_frontier.max(i + 1);
         Ok(())
     }
 

@@ -109,6 +109,7 @@ impl Sim {
         }
         self.drain(m)?;
         match self.rng.below(40) {
+            13..=20 => self.start_sync(m)?,
             0 => {
                 // Dies silently: the leader must expire the session.
                 self.clients[c].alive = false;

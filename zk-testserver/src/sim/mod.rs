@@ -157,6 +157,8 @@ pub(crate) struct Summary {
     pub(crate) sessions: usize,
     pub(crate) expired: usize,
     pub(crate) ephemerals: usize,
+    /// Syncs that succeeded (each checked against the writes acknowledged before it).
+    pub(crate) syncs: u64,
     pub(crate) end_ms: i64,
 }
 
@@ -177,6 +179,11 @@ pub(crate) struct Sim {
     settling: bool,
     clients: Vec<clients::Client>,
     next_session: i64,
+    /// Writes forwarded by a member to the leader, by path: (member, incarnation).
+    forwards: BTreeMap<String, (usize, u64)>,
+    /// Syncs under way: id -> (member, incarnation, history prefix it must have applied).
+    syncs: BTreeMap<u64, (usize, u64, usize)>,
+    next_sync: u64,
     summary: Summary,
     /// The last steps, for a failure report (kept only when tracing: a failing seed is
     /// replayed with it on).
@@ -225,6 +232,9 @@ impl Sim {
             settling: false,
             clients: Vec::new(),
             next_session: 0x100,
+            forwards: BTreeMap::new(),
+            syncs: BTreeMap::new(),
+            next_sync: 0,
             summary,
             trace: None,
         }
@@ -462,6 +472,12 @@ impl Sim {
                     self.checker.on_established(epoch, id)?;
                 }
                 Output::Role(state) => self.note(|| format!("{id} is {state:?}")),
+                Output::Request {
+                    session_id,
+                    payload,
+                    ..
+                } => self.forwarded_write(i, session_id, &payload)?,
+                Output::Synced { id: sync, ok } => self.synced(i, sync, ok)?,
             }
         }
         // A member that no longer leads answers its pending writes with a connection loss.
@@ -472,7 +488,61 @@ impl Sim {
         if !leads {
             self.in_flight.retain(|(m, _), _| *m != i);
         }
+        let synced = self.members[i]
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.synced_leader().is_some());
+        if !leads && !synced {
+            self.forwards.retain(|_, (m, _)| *m != i);
+        }
         Ok(())
+    }
+
+    /// The leader's layer: prepares a forwarded write (here: rebuilds the txn) and proposes it.
+    fn forwarded_write(&mut self, i: usize, session_id: i64, payload: &[u8]) -> Result<(), String> {
+        let n: u64 = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or("undecodable forwarded write")?;
+        let now = self.now;
+        if let Some(r) = self.members[i].replica.as_mut() {
+            r.propose(session_id, write_txn(n), now);
+        }
+        Ok(())
+    }
+
+    fn synced(&mut self, i: usize, sync: u64, ok: bool) -> Result<(), String> {
+        let Some((m, incarnation, need)) = self.syncs.remove(&sync) else {
+            return Ok(());
+        };
+        let member = &self.members[i];
+        if ok && m == i && incarnation == member.incarnation && member.applied < need {
+            return Err(format!(
+                "sync {sync} on member {} finished with {} txns applied; acknowledged writes \
+                 before it reach txn #{need}",
+                member.id, member.applied
+            ));
+        }
+        if ok {
+            self.summary.syncs += 1;
+        }
+        Ok(())
+    }
+
+    /// A client's sync on member `i`.
+    pub(super) fn start_sync(&mut self, i: usize) -> Result<(), String> {
+        self.next_sync += 1;
+        let id = self.next_sync;
+        let need = self.checker.acked_frontier;
+        let incarnation = self.members[i].incarnation;
+        let now = self.now;
+        let Some(r) = self.members[i].replica.as_mut() else {
+            return Ok(());
+        };
+        if r.sync(id, now) {
+            self.syncs.insert(id, (i, incarnation, need));
+        }
+        self.drain(i)
     }
 
     fn transmit(&mut self, from: ServerId, to: ServerId, msg: Message) {
@@ -531,6 +601,15 @@ impl Sim {
         m.applied += 1;
         let incarnation = m.incarnation;
         self.client_sees(&txn.txn);
+        if let Txn::Create { path, .. } = &txn.txn {
+            if self.forwards.get(path) == Some(&(i, incarnation)) {
+                self.forwards.remove(path);
+                let voters = self.cfg.members;
+                let disks: Vec<&DurableState> =
+                    self.members[..voters].iter().map(|m| &m.disk).collect();
+                self.checker.on_ack(txn.zxid, &disks, voters)?;
+            }
+        }
         if self.in_flight.get(&(i, txn.zxid)) == Some(&incarnation) {
             self.in_flight.remove(&(i, txn.zxid));
             let voters = self.cfg.members;
@@ -565,18 +644,15 @@ impl Sim {
         };
         self.writes += 1;
         let n = self.writes;
-        let txn = Txn::Create {
-            path: format!("/w{n}"),
-            data: Some(Bytes::from(n.to_string())),
-            acl: Acl::open_unsafe(),
-            ephemeral_owner: 0,
-            parent_cversion: 0,
-        };
         let now = self.now;
+        let incarnation = self.members[i].incarnation;
         let r = self.members[i].replica.as_mut().expect("up");
-        if let Some(zxid) = r.propose(n as i64, txn, now) {
-            let incarnation = self.members[i].incarnation;
-            self.in_flight.insert((i, zxid), incarnation);
+        if r.established_epoch().is_some() && self.rng.below(2) == 0 {
+            if let Some(zxid) = r.propose(n as i64, write_txn(n), now) {
+                self.in_flight.insert((i, zxid), incarnation);
+            }
+        } else if r.forward(n as i64, Bytes::from(n.to_string()), now) {
+            self.forwards.insert(format!("/w{n}"), (i, incarnation));
         }
         self.drain(i)
     }
@@ -633,6 +709,8 @@ impl Sim {
         m.queue.clear();
         m.incarnation += 1;
         self.in_flight.retain(|(m, _), _| *m != i);
+        self.forwards.retain(|_, (m, _)| *m != i);
+        self.syncs.retain(|_, (m, _, _)| *m != i);
         for peer in 1..=self.members.len() as ServerId {
             if peer == id {
                 continue;
@@ -766,6 +844,17 @@ impl Sim {
             self.checker.history.len(),
             states.join("; ")
         )
+    }
+}
+
+/// The txn of simulated write `n`.
+fn write_txn(n: u64) -> Txn {
+    Txn::Create {
+        path: format!("/w{n}"),
+        data: Some(Bytes::from(n.to_string())),
+        acl: Acl::open_unsafe(),
+        ephemeral_owner: 0,
+        parent_cversion: 0,
     }
 }
 

@@ -51,10 +51,12 @@ fn seeds() {
         total.sessions += s.sessions;
         total.expired += s.expired;
         total.ephemerals += s.ephemerals;
+        total.syncs += s.syncs;
     }
     eprintln!(
         "{count} seeds from {first}: {} steps, {} txns committed, {} writes acknowledged, {} \
-         epochs, {} crashes, {} partitions, {} sessions ({} expired by a leader), {} ephemerals",
+         epochs, {} crashes, {} partitions, {} sessions ({} expired by a leader), {} ephemerals, {} \
+         syncs",
         total.steps,
         total.committed,
         total.acked,
@@ -63,7 +65,8 @@ fn seeds() {
         total.partitions,
         total.sessions,
         total.expired,
-        total.ephemerals
+        total.ephemerals,
+        total.syncs
     );
     assert!(count < 20 || total.expired > 0, "no session ever expired");
     assert!(
