@@ -36,10 +36,12 @@ impl Sim {
 
     /// The index of an established leader that is up, if any.
     fn up_leader(&self) -> Option<usize> {
-        self.members.iter().position(|m| {
-            m.replica
-                .as_ref()
-                .is_some_and(|r| r.established_epoch().is_some())
+        (0..self.members.len()).find(|&i| {
+            self.running(i)
+                && self.members[i]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|r| r.established_epoch().is_some())
         })
     }
 
@@ -104,6 +106,10 @@ impl Sim {
             return self.drain(l);
         };
         let m = self.clients[c].member;
+        if !self.running(m) {
+            // Its member is paused: the client waits.
+            return Ok(());
+        }
         if let Some(r) = self.members[m].replica.as_mut() {
             r.touch(session, now);
         }

@@ -45,6 +45,7 @@ pub(crate) struct SimConfig {
     pub(crate) fault_every: (i64, i64),
     pub(crate) down_for: (i64, i64),
     pub(crate) partition_for: (i64, i64),
+    pub(crate) pause_for: (i64, i64),
     pub(crate) write_every: (i64, i64),
     /// Clients with sessions.
     pub(crate) clients: usize,
@@ -69,6 +70,7 @@ impl SimConfig {
             fault_every: (20, rng.range(60, 400)),
             down_for: (5, rng.range(20, 300)),
             partition_for: (10, rng.range(30, 400)),
+            pause_for: (5, rng.range(20, 200)),
             write_every: (0, rng.range(1, 6)),
             clients: 1 + rng.below(5),
             persist_latency: (0, rng.range(0, 6)),
@@ -136,6 +138,9 @@ struct Member {
     disk: DurableState,
     queue: VecDeque<(u64, PersistOp)>,
     incarnation: u64,
+    /// The process is stopped (a GC pause, SIGSTOP) until then: nothing runs, its disk is
+    /// idle, messages to it wait in its socket buffers.
+    paused_until: i64,
     tree: DataTree,
     applied: usize,
     /// Sessions of the txns this member applied.
@@ -153,6 +158,7 @@ pub(crate) struct Summary {
     pub(crate) epochs: usize,
     pub(crate) crashes: u64,
     pub(crate) partitions: u64,
+    pub(crate) pauses: u64,
     /// Sessions created, and closed by the leader's expiry.
     pub(crate) sessions: usize,
     pub(crate) expired: usize,
@@ -208,6 +214,7 @@ impl Sim {
                 disk: DurableState::default(),
                 queue: VecDeque::new(),
                 incarnation: 0,
+                paused_until: 0,
                 tree: DataTree::new(),
                 applied: 0,
                 sessions: Default::default(),
@@ -304,6 +311,16 @@ impl Sim {
                 self.drain(timer_member)?;
             } else {
                 let Reverse(s) = self.events.pop().expect("peeked");
+                // A paused member's events wait, keeping their order (their original sequence
+                // numbers order them among everything else due at its resume time).
+                let held = self
+                    .target(&s.event)
+                    .map(|i| self.members[i].paused_until)
+                    .filter(|&until| until > self.now);
+                if let Some(until) = held {
+                    self.events.push(Reverse(Scheduled { at: until, ..s }));
+                    continue;
+                }
                 self.handle(s.event)?;
             }
             self.check_step()?;
@@ -335,7 +352,7 @@ impl Sim {
         let mut best = (i64::MAX, 0);
         for (i, m) in self.members.iter().enumerate() {
             if let Some(r) = &m.replica {
-                let t = r.next_timeout();
+                let t = r.next_timeout().max(m.paused_until);
                 if t < best.0 {
                     best = (t, i);
                 }
@@ -358,6 +375,15 @@ impl Sim {
         let id = m.id;
         self.note(|| format!("start {id}"));
         self.drain(i)
+    }
+
+    /// The member an event runs on, if it is one that a paused process must hold.
+    fn target(&self, event: &Event) -> Option<usize> {
+        match event {
+            Event::Deliver { to, .. } | Event::Notice { to, .. } => Some(self.index_of(*to)),
+            Event::PersistDone { member, .. } => Some(*member),
+            _ => None,
+        }
     }
 
     fn handle(&mut self, event: Event) -> Result<(), String> {
@@ -620,9 +646,14 @@ impl Sim {
         Ok(())
     }
 
+    /// True if member `i` is up and not paused.
+    fn running(&self, i: usize) -> bool {
+        self.members[i].replica.is_some() && self.members[i].paused_until <= self.now
+    }
+
     fn write(&mut self) -> Result<(), String> {
         let up: Vec<usize> = (0..self.members.len())
-            .filter(|&i| self.members[i].replica.is_some())
+            .filter(|&i| self.running(i))
             .collect();
         if up.is_empty() {
             return Ok(());
@@ -660,7 +691,7 @@ impl Sim {
     fn fault(&mut self) -> Result<(), String> {
         let n = self.members.len();
         let i = self.rng.below(n);
-        match self.rng.below(10) {
+        match self.rng.below(11) {
             0..=3 => {
                 if self.members[i].replica.is_some() {
                     self.crash(i);
@@ -678,7 +709,24 @@ impl Sim {
                 self.summary.partitions += 1;
                 self.after(self.cfg.partition_for, Event::Heal);
             }
-            7..=8 => {
+            7 => {
+                let until = self.now + self.rng.range(self.cfg.pause_for.0, self.cfg.pause_for.1);
+                let id = self.members[i].id;
+                self.note(|| format!("pause {id} until {until}"));
+                self.members[i].paused_until = until;
+                self.summary.pauses += 1;
+            }
+            8 => {
+                let a = self.members[i].id;
+                let b = self.members[self.rng.below(n)].id;
+                let extra = self.rng.range(10, 80);
+                let until = self.now + self.rng.range(50, 400);
+                if a != b {
+                    self.note(|| format!("slow {a}->{b} by {extra} ms until {until}"));
+                    self.net.slow(a, b, extra, until);
+                }
+            }
+            9 => {
                 let a = self.members[i].id;
                 let b = self.members[self.rng.below(n)].id;
                 if a != b {
@@ -738,6 +786,9 @@ impl Sim {
         self.note(|| "faults stop: heal, restart everyone".into());
         self.settling = true;
         self.cfg.net.loss_ppm = 0;
+        for m in &mut self.members {
+            m.paused_until = m.paused_until.min(self.now);
+        }
         self.net.heal_all();
         for i in 0..self.members.len() {
             if self.members[i].replica.is_none() {

@@ -43,6 +43,8 @@ pub(crate) struct Network {
     last_arrival: BTreeMap<(ServerId, ServerId), i64>,
     /// Cut pairs.
     cut: BTreeSet<(ServerId, ServerId)>,
+    /// Slowed directed links: extra delay and until when.
+    slow: BTreeMap<(ServerId, ServerId), (i64, i64)>,
 }
 
 impl Network {
@@ -69,6 +71,12 @@ impl Network {
 
     pub(crate) fn heal_all(&mut self) {
         self.cut.clear();
+        self.slow.clear();
+    }
+
+    /// Adds `extra` ms to every message from `from` to `to` until `until`.
+    pub(crate) fn slow(&mut self, from: ServerId, to: ServerId, extra: i64, until: i64) {
+        self.slow.insert((from, to), (extra, until));
     }
 
     pub(crate) fn any_cut(&self) -> bool {
@@ -98,7 +106,12 @@ impl Network {
             return Fate::Broken { gen, notice_at };
         }
         let gen = self.gen(from, to);
-        let delay = rng.range(cfg.min_delay, cfg.max_delay);
+        let mut delay = rng.range(cfg.min_delay, cfg.max_delay);
+        if let Some((extra, until)) = self.slow.get(&(from, to)) {
+            if now < *until {
+                delay += extra;
+            }
+        }
         let last = self.last_arrival.entry((from, to)).or_insert(0);
         let at = (now + delay).max(*last);
         *last = at;

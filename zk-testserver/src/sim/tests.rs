@@ -48,6 +48,7 @@ fn seeds() {
         total.epochs += s.epochs;
         total.crashes += s.crashes;
         total.partitions += s.partitions;
+        total.pauses += s.pauses;
         total.sessions += s.sessions;
         total.expired += s.expired;
         total.ephemerals += s.ephemerals;
@@ -55,7 +56,7 @@ fn seeds() {
     }
     eprintln!(
         "{count} seeds from {first}: {} steps, {} txns committed, {} writes acknowledged, {} \
-         epochs, {} crashes, {} partitions, {} sessions ({} expired by a leader), {} ephemerals, {} \
+         epochs, {} crashes, {} partitions, {} pauses, {} sessions ({} expired by a leader), {} ephemerals, {} \
          syncs",
         total.steps,
         total.committed,
@@ -63,6 +64,7 @@ fn seeds() {
         total.epochs,
         total.crashes,
         total.partitions,
+        total.pauses,
         total.sessions,
         total.expired,
         total.ephemerals,
