@@ -107,7 +107,11 @@ impl Sim {
         };
         let m = self.clients[c].member;
         if !self.running(m) {
-            // Its member is paused: the client waits.
+            // Its member is paused: requests wait in its socket; a sync may be among them.
+            if self.members[m].replica.is_some() && self.rng.below(4) == 0 {
+                let need = self.checker.acked_frontier;
+                self.schedule(self.now, Event::ClientSync { member: m, need });
+            }
             return Ok(());
         }
         if let Some(r) = self.members[m].replica.as_mut() {
@@ -115,7 +119,10 @@ impl Sim {
         }
         self.drain(m)?;
         match self.rng.below(40) {
-            13..=20 => self.start_sync(m)?,
+            13..=20 => {
+                let need = self.checker.acked_frontier;
+                self.schedule(self.now, Event::ClientSync { member: m, need });
+            }
             0 => {
                 // Dies silently: the leader must expire the session.
                 self.clients[c].alive = false;

@@ -70,7 +70,7 @@ impl SimConfig {
             fault_every: (20, rng.range(60, 400)),
             down_for: (5, rng.range(20, 300)),
             partition_for: (10, rng.range(30, 400)),
-            pause_for: (5, rng.range(20, 200)),
+            pause_for: (5, rng.range(20, 300)),
             write_every: (0, rng.range(1, 6)),
             clients: 1 + rng.below(5),
             persist_latency: (0, rng.range(0, 6)),
@@ -104,6 +104,12 @@ enum Event {
     Write,
     Client {
         client: usize,
+    },
+    /// A client's sync request reaches member `member` (held while it is paused). `need`: the
+    /// history prefix holding every write acknowledged when the client sent it.
+    ClientSync {
+        member: usize,
+        need: usize,
     },
 }
 
@@ -304,7 +310,9 @@ impl Sim {
             }
             self.now = self.now.max(at);
             self.summary.steps += 1;
-            if timer_at <= next_event {
+            // On a tie the event goes first: a resumed process may serve the requests waiting
+            // in its sockets before its overdue timers run.
+            if timer_at < next_event {
                 if let Some(r) = self.members[timer_member].replica.as_mut() {
                     r.tick(self.now);
                 }
@@ -381,7 +389,7 @@ impl Sim {
     fn target(&self, event: &Event) -> Option<usize> {
         match event {
             Event::Deliver { to, .. } | Event::Notice { to, .. } => Some(self.index_of(*to)),
-            Event::PersistDone { member, .. } => Some(*member),
+            Event::PersistDone { member, .. } | Event::ClientSync { member, .. } => Some(*member),
             _ => None,
         }
     }
@@ -440,6 +448,7 @@ impl Sim {
                 Ok(())
             }
             Event::Client { client } => self.client_step(client),
+            Event::ClientSync { member, need } => self.start_sync(member, need),
             Event::Write => {
                 if !self.settling {
                     self.write()?;
@@ -555,11 +564,10 @@ impl Sim {
         Ok(())
     }
 
-    /// A client's sync on member `i`.
-    pub(super) fn start_sync(&mut self, i: usize) -> Result<(), String> {
+    /// A client's sync reaches member `i`.
+    fn start_sync(&mut self, i: usize, need: usize) -> Result<(), String> {
         self.next_sync += 1;
         let id = self.next_sync;
-        let need = self.checker.acked_frontier;
         let incarnation = self.members[i].incarnation;
         let now = self.now;
         let Some(r) = self.members[i].replica.as_mut() else {
@@ -691,7 +699,7 @@ impl Sim {
     fn fault(&mut self) -> Result<(), String> {
         let n = self.members.len();
         let i = self.rng.below(n);
-        match self.rng.below(11) {
+        match self.rng.below(12) {
             0..=3 => {
                 if self.members[i].replica.is_some() {
                     self.crash(i);
@@ -709,7 +717,7 @@ impl Sim {
                 self.summary.partitions += 1;
                 self.after(self.cfg.partition_for, Event::Heal);
             }
-            7 => {
+            7 | 10 => {
                 let until = self.now + self.rng.range(self.cfg.pause_for.0, self.cfg.pause_for.1);
                 let id = self.members[i].id;
                 self.note(|| format!("pause {id} until {until}"));
@@ -786,9 +794,6 @@ impl Sim {
         self.note(|| "faults stop: heal, restart everyone".into());
         self.settling = true;
         self.cfg.net.loss_ppm = 0;
-        for m in &mut self.members {
-            m.paused_until = m.paused_until.min(self.now);
-        }
         self.net.heal_all();
         for i in 0..self.members.len() {
             if self.members[i].replica.is_none() {
