@@ -167,4 +167,108 @@ impl Sim {
         }
         Ok(())
     }
+
+    /// The leader's layer: prepares a forwarded write (here: rebuilds the txn) and proposes it.
+    pub(super) fn forwarded_write(
+        &mut self,
+        i: usize,
+        session_id: i64,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        let n: u64 = std::str::from_utf8(payload)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or("undecodable forwarded write")?;
+        let now = self.now;
+        if let Some(r) = self.members[i].replica.as_mut() {
+            r.propose(session_id, write_txn(n), now);
+        }
+        Ok(())
+    }
+
+    pub(super) fn synced(&mut self, i: usize, sync: u64, ok: bool) -> Result<(), String> {
+        let Some((m, incarnation, need)) = self.syncs.remove(&sync) else {
+            return Ok(());
+        };
+        let member = &self.members[i];
+        if ok && m == i && incarnation == member.incarnation && member.applied < need {
+            return Err(format!(
+                "sync {sync} on member {} finished with {} txns applied; acknowledged writes \
+                 before it reach txn #{need}",
+                member.id, member.applied
+            ));
+        }
+        if ok {
+            self.summary.syncs += 1;
+        }
+        Ok(())
+    }
+
+    /// A client's sync reaches member `i`.
+    pub(super) fn start_sync(&mut self, i: usize, need: usize) -> Result<(), String> {
+        self.next_sync += 1;
+        let id = self.next_sync;
+        let incarnation = self.members[i].incarnation;
+        let now = self.now;
+        let Some(r) = self.members[i].replica.as_mut() else {
+            return Ok(());
+        };
+        if r.sync(id, now) {
+            self.syncs.insert(id, (i, incarnation, need));
+        }
+        self.drain(i)
+    }
+
+    /// True if member `i` is up and not paused.
+    pub(super) fn running(&self, i: usize) -> bool {
+        self.members[i].replica.is_some() && self.members[i].paused_until <= self.now
+    }
+
+    pub(super) fn write(&mut self) -> Result<(), String> {
+        let up: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.running(i))
+            .collect();
+        if up.is_empty() {
+            return Ok(());
+        }
+        let leaders: Vec<usize> = up
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.members[i]
+                    .replica
+                    .as_ref()
+                    .is_some_and(|r| r.established_epoch().is_some())
+            })
+            .collect();
+        let i = if !leaders.is_empty() && self.rng.below(10) != 0 {
+            leaders[self.rng.below(leaders.len())]
+        } else {
+            up[self.rng.below(up.len())]
+        };
+        self.writes += 1;
+        let n = self.writes;
+        let now = self.now;
+        let incarnation = self.members[i].incarnation;
+        let r = self.members[i].replica.as_mut().expect("up");
+        if r.established_epoch().is_some() && self.rng.below(2) == 0 {
+            if let Some(zxid) = r.propose(n as i64, write_txn(n), now) {
+                self.in_flight.insert((i, zxid), incarnation);
+            }
+        } else if r.forward(n as i64, Bytes::from(n.to_string()), now) {
+            self.forwards.insert(format!("/w{n}"), (i, incarnation));
+        }
+        self.drain(i)
+    }
+}
+
+/// The txn of simulated write `n`.
+fn write_txn(n: u64) -> Txn {
+    Txn::Create {
+        path: format!("/w{n}"),
+        data: Some(Bytes::from(n.to_string())),
+        acl: Acl::open_unsafe(),
+        ephemeral_owner: 0,
+        parent_cversion: 0,
+    }
 }

@@ -10,6 +10,7 @@
 
 mod checker;
 mod clients;
+mod faults;
 mod network;
 mod rng;
 #[cfg(test)]
@@ -17,9 +18,6 @@ mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
-
-use bytes::Bytes;
-use zk_proto::Acl;
 
 use crate::replication::{
     DurableState, Message, Output, PersistOp, Replica, ReplicaConfig, ServerId,
@@ -533,52 +531,6 @@ impl Sim {
         Ok(())
     }
 
-    /// The leader's layer: prepares a forwarded write (here: rebuilds the txn) and proposes it.
-    fn forwarded_write(&mut self, i: usize, session_id: i64, payload: &[u8]) -> Result<(), String> {
-        let n: u64 = std::str::from_utf8(payload)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or("undecodable forwarded write")?;
-        let now = self.now;
-        if let Some(r) = self.members[i].replica.as_mut() {
-            r.propose(session_id, write_txn(n), now);
-        }
-        Ok(())
-    }
-
-    fn synced(&mut self, i: usize, sync: u64, ok: bool) -> Result<(), String> {
-        let Some((m, incarnation, need)) = self.syncs.remove(&sync) else {
-            return Ok(());
-        };
-        let member = &self.members[i];
-        if ok && m == i && incarnation == member.incarnation && member.applied < need {
-            return Err(format!(
-                "sync {sync} on member {} finished with {} txns applied; acknowledged writes \
-                 before it reach txn #{need}",
-                member.id, member.applied
-            ));
-        }
-        if ok {
-            self.summary.syncs += 1;
-        }
-        Ok(())
-    }
-
-    /// A client's sync reaches member `i`.
-    fn start_sync(&mut self, i: usize, need: usize) -> Result<(), String> {
-        self.next_sync += 1;
-        let id = self.next_sync;
-        let incarnation = self.members[i].incarnation;
-        let now = self.now;
-        let Some(r) = self.members[i].replica.as_mut() else {
-            return Ok(());
-        };
-        if r.sync(id, now) {
-            self.syncs.insert(id, (i, incarnation, need));
-        }
-        self.drain(i)
-    }
-
     fn transmit(&mut self, from: ServerId, to: ServerId, msg: Message) {
         let up = self.members[self.index_of(to)].replica.is_some();
         let fate = self
@@ -650,155 +602,6 @@ impl Sim {
             let disks: Vec<&DurableState> =
                 self.members[..voters].iter().map(|m| &m.disk).collect();
             self.checker.on_ack(txn.zxid, &disks, self.cfg.members)?;
-        }
-        Ok(())
-    }
-
-    /// True if member `i` is up and not paused.
-    fn running(&self, i: usize) -> bool {
-        self.members[i].replica.is_some() && self.members[i].paused_until <= self.now
-    }
-
-    fn write(&mut self) -> Result<(), String> {
-        let up: Vec<usize> = (0..self.members.len())
-            .filter(|&i| self.running(i))
-            .collect();
-        if up.is_empty() {
-            return Ok(());
-        }
-        let leaders: Vec<usize> = up
-            .iter()
-            .copied()
-            .filter(|&i| {
-                self.members[i]
-                    .replica
-                    .as_ref()
-                    .is_some_and(|r| r.established_epoch().is_some())
-            })
-            .collect();
-        let i = if !leaders.is_empty() && self.rng.below(10) != 0 {
-            leaders[self.rng.below(leaders.len())]
-        } else {
-            up[self.rng.below(up.len())]
-        };
-        self.writes += 1;
-        let n = self.writes;
-        let now = self.now;
-        let incarnation = self.members[i].incarnation;
-        let r = self.members[i].replica.as_mut().expect("up");
-        if r.established_epoch().is_some() && self.rng.below(2) == 0 {
-            if let Some(zxid) = r.propose(n as i64, write_txn(n), now) {
-                self.in_flight.insert((i, zxid), incarnation);
-            }
-        } else if r.forward(n as i64, Bytes::from(n.to_string()), now) {
-            self.forwards.insert(format!("/w{n}"), (i, incarnation));
-        }
-        self.drain(i)
-    }
-
-    fn fault(&mut self) -> Result<(), String> {
-        let n = self.members.len();
-        let i = self.rng.below(n);
-        match self.rng.below(12) {
-            0..=3 => {
-                if self.members[i].replica.is_some() {
-                    self.crash(i);
-                }
-            }
-            4..=6 => {
-                // Isolate one member.
-                let id = self.members[i].id;
-                self.note(|| format!("isolate {id}"));
-                for other in 1..=n as ServerId {
-                    if other != id {
-                        self.net.cut(id, other);
-                    }
-                }
-                self.summary.partitions += 1;
-                self.after(self.cfg.partition_for, Event::Heal);
-            }
-            7 | 10 => {
-                let until = self.now + self.rng.range(self.cfg.pause_for.0, self.cfg.pause_for.1);
-                let id = self.members[i].id;
-                self.note(|| format!("pause {id} until {until}"));
-                self.members[i].paused_until = until;
-                self.summary.pauses += 1;
-            }
-            8 => {
-                let a = self.members[i].id;
-                let b = self.members[self.rng.below(n)].id;
-                let extra = self.rng.range(10, 80);
-                let until = self.now + self.rng.range(50, 400);
-                if a != b {
-                    self.note(|| format!("slow {a}->{b} by {extra} ms until {until}"));
-                    self.net.slow(a, b, extra, until);
-                }
-            }
-            9 => {
-                let a = self.members[i].id;
-                let b = self.members[self.rng.below(n)].id;
-                if a != b {
-                    self.note(|| format!("cut {a}-{b}"));
-                    self.net.cut(a, b);
-                    self.summary.partitions += 1;
-                    self.after(self.cfg.partition_for, Event::Heal);
-                }
-            }
-            _ => {
-                if self.net.any_cut() {
-                    self.note(|| "heal".into());
-                    self.net.heal_all();
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn crash(&mut self, i: usize) {
-        let id = self.members[i].id;
-        self.note(|| format!("crash {id}"));
-        self.summary.crashes += 1;
-        let m = &mut self.members[i];
-        if let Some(r) = m.replica.take() {
-            m.sync_errors += r.stats().sync_errors;
-        }
-        m.queue.clear();
-        m.incarnation += 1;
-        self.in_flight.retain(|(m, _), _| *m != i);
-        self.forwards.retain(|_, (m, _)| *m != i);
-        self.syncs.retain(|_, (m, _, _)| *m != i);
-        for peer in 1..=self.members.len() as ServerId {
-            if peer == id {
-                continue;
-            }
-            let gen = self.net.break_link(id, peer);
-            if self.rng.chance_ppm(self.cfg.net.notice_ppm) {
-                let at = self.now
-                    + self
-                        .rng
-                        .range(self.cfg.net.min_delay, self.cfg.net.max_delay);
-                self.schedule(
-                    at,
-                    Event::Notice {
-                        to: peer,
-                        peer: id,
-                        gen,
-                    },
-                );
-            }
-        }
-        self.after(self.cfg.down_for, Event::Restart { member: i });
-    }
-
-    fn start_settling(&mut self) -> Result<(), String> {
-        self.note(|| "faults stop: heal, restart everyone".into());
-        self.settling = true;
-        self.cfg.net.loss_ppm = 0;
-        self.net.heal_all();
-        for i in 0..self.members.len() {
-            if self.members[i].replica.is_none() {
-                self.start_member(i)?;
-            }
         }
         Ok(())
     }
@@ -900,17 +703,6 @@ impl Sim {
             self.checker.history.len(),
             states.join("; ")
         )
-    }
-}
-
-/// The txn of simulated write `n`.
-fn write_txn(n: u64) -> Txn {
-    Txn::Create {
-        path: format!("/w{n}"),
-        data: Some(Bytes::from(n.to_string())),
-        acl: Acl::open_unsafe(),
-        ephemeral_owner: 0,
-        parent_cversion: 0,
     }
 }
 
