@@ -12,6 +12,11 @@
 //! [`watch`], [`session`], [`acl`], [`core`] (sans-IO request handling), `net` (tokio),
 //! [`storage`] (txn log and snapshots), [`config`] (`zoo.cfg`), [`four_letter`].
 //!
+//! [`replication`] is the sans-IO ZAB core of the replicated ensemble (election, discovery,
+//! synchronization, broadcast, ensemble-wide session expiry, forwarded writes and `sync`),
+//! tested by a deterministic, seeded simulation of whole ensembles (`src/sim/`, test-only:
+//! `ZK_SIM_SEEDS=2000 cargo test -p zk-testserver --lib sim::tests::seeds -- --nocapture`).
+//!
 //! # Fuzzing
 //!
 //! [`core::ServerCore`] takes every byte a client sends. With the `fuzzing` feature (off by
