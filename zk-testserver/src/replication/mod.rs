@@ -34,6 +34,7 @@
 //!
 //! The transport must keep each connection reliable and in order and report broken ones.
 
+pub mod codec;
 mod election;
 mod follower;
 mod leader;
