@@ -52,6 +52,7 @@ pub mod __fuzz;
 pub mod acl;
 pub mod config;
 pub mod core;
+pub mod ensemble;
 pub mod four_letter;
 mod net;
 pub mod prep;
