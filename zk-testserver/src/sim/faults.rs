@@ -30,7 +30,7 @@ impl Sim {
                 let until = self.now + self.rng.range(self.cfg.pause_for.0, self.cfg.pause_for.1);
                 let id = self.members[i].id;
                 self.note(|| format!("pause {id} until {until}"));
-                self.members[i].paused_until = until;
+                self.members[i].paused_until = self.members[i].paused_until.max(until);
                 self.summary.pauses += 1;
             }
             8 => {

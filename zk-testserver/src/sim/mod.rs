@@ -265,7 +265,7 @@ impl Sim {
     fn note(&mut self, line: impl FnOnce() -> String) {
         let now = self.now;
         if let Some(trace) = &mut self.trace {
-            if trace.len() == 400 {
+            if trace.len() == 5000 {
                 trace.pop_front();
             }
             trace.push_back(format!("{now:>6} {}", line()));
