@@ -28,7 +28,7 @@ fn run_seed(seed: u64) -> Summary {
     }
 }
 
-/// `ZK_SIM_SEEDS` seeds (default 50) starting at `ZK_SIM_FIRST_SEED` (default 0), or the one
+/// `ZK_SIM_SEEDS` seeds (default 40) starting at `ZK_SIM_FIRST_SEED` (default 0), or the one
 /// seed `ZK_SIM_SEED`.
 #[test]
 fn seeds() {
@@ -36,7 +36,7 @@ fn seeds() {
         Some(seed) => (seed, 1),
         None => (
             env_u64("ZK_SIM_FIRST_SEED").unwrap_or(0),
-            env_u64("ZK_SIM_SEEDS").unwrap_or(50),
+            env_u64("ZK_SIM_SEEDS").unwrap_or(40),
         ),
     };
     let mut total = Summary::default();
