@@ -256,6 +256,18 @@ impl Replica {
             },
         );
         match l.epoch {
+            Some(epoch) if accepted_epoch > epoch => {
+                // It promised a later epoch (to a leader that never established it) and would
+                // refuse ours forever: make way for an election that picks a later one.
+                tracing::info!(
+                    id = self.cfg.id,
+                    from,
+                    accepted_epoch,
+                    epoch,
+                    "a learner accepted a later epoch: stepping down"
+                );
+                self.become_looking();
+            }
             Some(epoch) => self.send(from, Message::LeaderInfo { attempt, epoch }),
             None => self.try_choose_epoch(),
         }
