@@ -443,3 +443,39 @@ fn a_leader_cut_off_from_its_quorum_never_answers_a_sync() {
         );
     }
 }
+
+#[test]
+fn a_member_that_accepted_a_later_epoch_still_rejoins() {
+    // Member 1 acknowledged epoch 5 from a leader that never established it.
+    let mut c = Cluster::new(3);
+    for i in 0..3 {
+        let id = i as u64 + 1;
+        let d = DurableState {
+            accepted_epoch: if id == 1 { 5 } else { 1 },
+            current_epoch: 1,
+            log: vec![],
+        };
+        c.replicas[i] = Replica::new(ReplicaConfig::fast(id, 1..=3), d.clone(), 0);
+        c.disks[i] = d;
+        c.collect(i);
+    }
+    c.inbox.clear();
+    // Members 2 and 3 establish epoch 2 without it; then it comes back.
+    c.down.insert(0);
+    c.settle(2_000);
+    let first = c.leader().expect("a leader");
+    assert_eq!(c.replicas[first].established_epoch(), Some(2));
+    c.down.clear();
+    c.settle(20_000);
+    let l = c.leader().expect("a leader");
+    let epoch = c.replicas[l].established_epoch().expect("established");
+    assert!(epoch > 5, "epoch {epoch}");
+    for i in 0..3 {
+        assert!(
+            i == l || c.replicas[i].synced_leader() == Some(l as u64 + 1),
+            "member {} is {:?}",
+            i + 1,
+            c.replicas[i].state()
+        );
+    }
+}
