@@ -688,13 +688,15 @@ impl Sim {
             .map(|m| match &m.replica {
                 None => format!("{}: down", m.id),
                 Some(r) => format!(
-                    "{}: {:?} epochs {:?} last {:#x} committed {:#x} applied {}",
+                    "{}: {:?} epochs {:?} last {:#x} committed {:#x} applied {} sessions {:?} queue {}",
                     m.id,
                     r.state(),
                     r.epochs(),
                     r.last_zxid(),
                     r.committed(),
-                    m.applied
+                    m.applied,
+                    r.sessions().iter().map(|(id, s)| (id, s.closing)).collect::<Vec<_>>(),
+                    m.queue.len()
                 ),
             })
             .collect();
