@@ -423,6 +423,18 @@ impl Replica {
             last = format_args!("{last:#x}"),
             "leader established"
         );
+        // Every session gets a full timeout from the new leader, including any whose
+        // closeSession an earlier reign proposed but never committed.
+        let stuck: Vec<(i64, i32)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.closing)
+            .map(|(session, s)| (session, s.timeout_ms))
+            .collect();
+        for (session, timeout) in stuck {
+            self.sessions.add(session, timeout, now);
+        }
+        self.sessions.reset_deadlines(now);
         self.out.push(Output::Established { epoch });
         for p in active {
             self.send(
