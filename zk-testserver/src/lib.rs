@@ -42,6 +42,11 @@
 //! argument vector with this binary and with `java` and checks TLS, SASL, digest and
 //! super-user sessions against both.
 //!
+//! [`replication`] is the sans-IO ZAB core of the replicated ensemble (election, discovery,
+//! synchronization, broadcast, ensemble-wide session expiry, forwarded writes and `sync`),
+//! tested by a deterministic, seeded simulation of whole ensembles (`src/sim/`, test-only:
+//! `ZK_SIM_SEEDS=2000 cargo test -p zk-testserver --lib sim::tests::seeds -- --nocapture`).
+//!
 //! # Fuzzing
 //!
 //! [`core::ServerCore`] takes every byte a client sends. With the `fuzzing` feature (off by
@@ -77,15 +82,19 @@ pub mod __fuzz;
 pub mod acl;
 pub mod config;
 pub mod core;
+pub mod ensemble;
 pub mod four_letter;
 pub mod keystore;
 pub mod linearizability;
 mod net;
 pub mod prep;
 pub mod real;
+pub mod replication;
 pub mod sasl;
 mod server;
 pub mod session;
+#[cfg(test)]
+mod sim;
 pub mod storage;
 pub mod tls;
 pub mod tree;

@@ -12,7 +12,7 @@
 //! The server appends a batch of txns and fsyncs (if enabled) *before* releasing any reply of
 //! the batch. Every `snap_count` txns it snapshots and starts a new log, deleting older files.
 
-mod codec;
+pub(crate) mod codec;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
