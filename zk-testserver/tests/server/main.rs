@@ -11,4 +11,5 @@ mod kazoo;
 mod peer_client;
 mod persistence;
 mod tls;
+mod tls_v1;
 mod zkcli;
