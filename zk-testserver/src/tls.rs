@@ -5,7 +5,7 @@
 //!
 //! Like Java's TLS stack, it takes X.509 v1 certificates (which webpki refuses) for the
 //! server's own certificate and for client certificates signed directly by a trusted CA;
-//! see [`v1`].
+//! see the `v1` submodule.
 
 mod v1;
 
