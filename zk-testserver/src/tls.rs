@@ -2,6 +2,12 @@
 //! PKCS#12, see [`crate::keystore`]), optionally asking clients for certificates signed by a
 //! CA of a trust store (`ssl.trustStore.location` with `ssl.clientAuth`), and the `x509`
 //! identity a client certificate gives (ZooKeeper's `X509AuthenticationProvider`).
+//!
+//! Like Java's TLS stack, it takes X.509 v1 certificates (which webpki refuses) for the
+//! server's own certificate and for client certificates signed directly by a trusted CA;
+//! see the `v1` submodule.
+
+mod v1;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -57,13 +63,15 @@ pub fn server_config_from_stores(
     let builder = match client_auth {
         None | Some((_, ClientAuth::None)) => builder.with_no_client_auth(),
         Some((store, mode)) => {
+            let trusted = store.load_trusted()?;
             let mut roots = rustls::RootCertStore::empty();
-            for cert in store.load_trusted()? {
+            for cert in &trusted {
                 roots
-                    .add(cert)
+                    .add(cert.clone())
                     .map_err(|e| format!("{}: {e}", store.path.display()))?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
             let verifier = if mode == ClientAuth::Want {
                 verifier.allow_unauthenticated()
             } else {
@@ -72,12 +80,13 @@ pub fn server_config_from_stores(
             let verifier = verifier
                 .build()
                 .map_err(|e| format!("{}: {e}", store.path.display()))?;
-            builder.with_client_cert_verifier(verifier)
+            builder.with_client_cert_verifier(Arc::new(v1::V1TolerantVerifier::new(
+                verifier, trusted, &provider,
+            )))
         }
     };
-    builder
-        .with_single_cert(identity.chain, identity.key)
-        .map_err(|e| e.to_string())
+    let certified = v1::certified_key(identity.chain, identity.key, &provider)?;
+    Ok(builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified))))
 }
 
 /// The `x509` identity of a verified client certificate: its subject as Java's

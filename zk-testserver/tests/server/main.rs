@@ -14,4 +14,5 @@ mod persistence;
 mod robustness;
 mod stats_words;
 mod tls;
+mod tls_v1;
 mod zkcli;
