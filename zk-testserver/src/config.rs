@@ -370,20 +370,29 @@ impl ZooCfg {
                 key: "java.security.auth.login.config".into(),
                 value: format!("{}: {why}", path.display()),
             };
+            // As ZooKeeper's ServerCnxnFactory.configureSaslLogin: a file that does not parse
+            // stops the server, a file without the section (kazoo's harness writes an empty
+            // one) means no SASL.
             let sections = crate::sasl::parse_jaas(&text).map_err(|e| invalid(e.to_string()))?;
-            let entries = sections
-                .get(section)
-                .ok_or_else(|| invalid(format!("no section named {section:?}")))?;
-            let users: BTreeMap<String, String> =
-                entries.iter().flat_map(|e| e.digest_users()).collect();
-            if users.is_empty() {
-                tracing::warn!(
+            match sections.get(section) {
+                None => tracing::warn!(
                     file = %path.display(),
                     section,
-                    "the JAAS section has no DigestLoginModule users: SASL logins will fail"
-                );
+                    "no JAAS section of that name: SASL is off"
+                ),
+                Some(entries) => {
+                    let users: BTreeMap<String, String> =
+                        entries.iter().flat_map(|e| e.digest_users()).collect();
+                    if users.is_empty() {
+                        tracing::warn!(
+                            file = %path.display(),
+                            section,
+                            "the JAAS section has no DigestLoginModule users: SASL logins will fail"
+                        );
+                    }
+                    b = b.sasl_users(users);
+                }
             }
-            b = b.sasl_users(users);
         }
         if let Some(user) = &self.sasl_super_user {
             b = b.sasl_super_user(user.clone());
@@ -566,5 +575,40 @@ mod tests {
             ZooCfg::parse("tickTime=100").unwrap().to_builder(),
             Err(ConfigError::Missing("clientPort"))
         ));
+    }
+
+    /// kazoo's harness passes `-Djava.security.auth.login.config` with an empty file when it
+    /// wants no SASL; real ZooKeeper starts without SASL then, and so do we. A file that does
+    /// not parse still stops the server.
+    #[test]
+    fn a_jaas_file_without_the_server_section_means_no_sasl() {
+        let dir = std::env::temp_dir().join(format!("zk-jaas-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.conf");
+        std::fs::write(&empty, "").unwrap();
+        let other = dir.join("client-only.conf");
+        std::fs::write(
+            &other,
+            "Client { org.apache.zookeeper.server.auth.DigestLoginModule required \
+             username=\"u\" password=\"p\"; };",
+        )
+        .unwrap();
+        let broken = dir.join("broken.conf");
+        std::fs::write(&broken, "Server { oops").unwrap();
+        let cfg = |jaas: &Path| {
+            let mut cfg = ZooCfg::parse(
+                "clientPort=2181\n\
+                 authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+            )
+            .unwrap();
+            cfg.jaas_config = Some(jaas.to_path_buf());
+            cfg.to_builder()
+        };
+        for file in [&empty, &other] {
+            let b = cfg(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert!(b.sasl_users.is_none(), "{}", file.display());
+        }
+        assert!(matches!(cfg(&broken), Err(ConfigError::Invalid { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
