@@ -3,7 +3,7 @@
 //! of this binary: one mutex (exact count, no overlap), one election (one leader at a time,
 //! everyone leads once), one shared counter (exact count).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -14,59 +14,16 @@ use zk_recipes::{LeaderLatch, Mutex};
 use super::{clients, server};
 use crate::support::{blocking, unique_path, within};
 
-const JARS: &[&str] = &[
-    "curator-recipes",
-    "curator-framework",
-    "curator-client",
-    "zookeeper",
-    "zookeeper-jute",
-    "guava",
-    "slf4j-api",
-    "slf4j-nop",
-];
+#[path = "../curator/javac.rs"]
+mod javac;
+use javac::classpath;
 
-fn classpath(extra: &Path) -> String {
-    let mut parts: Vec<String> = JARS
-        .iter()
-        .map(|jar| format!("/usr/share/java/{jar}.jar"))
-        .collect();
-    parts.push(extra.display().to_string());
-    parts.join(":")
-}
-
-/// The directory holding the compiled worker, or `None` (with a note) when Curator or a JDK
-/// is missing; under `CI` that is a failure (scripts/install-deps.sh installs them).
+/// The compiled worker's directory (compiled once per test binary), or `None` without Curator
+/// or a JDK (see [`javac::compile`]).
 pub fn worker_classes() -> Option<PathBuf> {
     static CLASSES: OnceLock<Option<PathBuf>> = OnceLock::new();
     CLASSES
-        .get_or_init(|| {
-            let missing = JARS
-                .iter()
-                .find(|jar| !Path::new(&format!("/usr/share/java/{jar}.jar")).exists());
-            let javac = Command::new("javac").arg("-version").output().is_ok();
-            if missing.is_some() || !javac {
-                let why = format!(
-                    "Curator mixed-fleet tests need javac and Curator's jars (missing: {missing:?}, javac: {javac}); run scripts/install-deps.sh"
-                );
-                assert!(std::env::var_os("CI").is_none(), "{why}");
-                eprintln!("skipped: {why}");
-                return None;
-            }
-            let out = std::env::temp_dir().join(format!("zk-recipes-curator-{}", std::process::id()));
-            std::fs::create_dir_all(&out).expect("temp dir");
-            let source =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/curator/CuratorWorker.java");
-            let status = Command::new("javac")
-                .arg("-d")
-                .arg(&out)
-                .arg("-cp")
-                .arg(classpath(&out))
-                .arg(&source)
-                .status()
-                .expect("run javac");
-            assert!(status.success(), "javac failed");
-            Some(out)
-        })
+        .get_or_init(|| javac::compile("CuratorWorker"))
         .clone()
 }
 
