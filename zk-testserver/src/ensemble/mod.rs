@@ -5,8 +5,10 @@
 //! restart from it. It replicates txns without a client port yet; the client-facing ensemble
 //! builder grows on top of it.
 
+mod disk;
 mod peer;
 #[cfg(test)]
 mod tests;
 
+pub use disk::{DurableStore, MemoryDisk};
 pub use peer::{NodeState, PeerNode};
