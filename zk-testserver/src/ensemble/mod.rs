@@ -9,6 +9,8 @@
 
 mod disk;
 mod member_node;
+#[cfg(test)]
+mod member_tests;
 mod peer;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,326 @@
+//! Three [`MemberNode`]s started by hand on loopback, driven by zk-client over real sockets:
+//! a follower serves reads, writes and watches; a session moves between members; ephemerals
+//! vanish everywhere on expiry; a client survives the leader's kill.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use zk_client::{Client, CreateMode, CreateOptions, EventType, SessionId};
+
+use super::{MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving};
+use crate::replication::ServerId;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Cluster {
+    nodes: Vec<Option<MemberNode>>,
+}
+
+impl Cluster {
+    async fn start(n: u64) -> Cluster {
+        let mut peer_listeners = BTreeMap::new();
+        let mut peers = BTreeMap::new();
+        for id in 1..=n {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            peers.insert(id, l.local_addr().expect("addr"));
+            peer_listeners.insert(id, l);
+        }
+        let mut nodes = Vec::new();
+        for (id, peer) in peer_listeners {
+            let client = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let cfg = MemberConfig::fast(id, peers.clone(), [7; 32]);
+            let node = MemberNode::start(cfg, client, peer, Box::new(MemoryDisk::new()))
+                .expect("member starts");
+            nodes.push(Some(node));
+        }
+        let cluster = Cluster { nodes };
+        for node in cluster.nodes.iter().flatten() {
+            until(node, "serving", |s| s.serving == Serving::ReadWrite).await;
+        }
+        cluster
+    }
+
+    fn node(&self, id: ServerId) -> &MemberNode {
+        self.nodes[id as usize - 1].as_ref().expect("member up")
+    }
+
+    fn leader(&self) -> ServerId {
+        let leaders: Vec<ServerId> = self
+            .nodes
+            .iter()
+            .flatten()
+            .filter(|n| n.status().borrow().established.is_some())
+            .map(MemberNode::id)
+            .collect();
+        assert_eq!(leaders.len(), 1, "one leader: {leaders:?}");
+        leaders[0]
+    }
+
+    fn others(&self, id: ServerId) -> Vec<ServerId> {
+        self.nodes
+            .iter()
+            .flatten()
+            .map(MemberNode::id)
+            .filter(|&i| i != id)
+            .collect()
+    }
+
+    fn addr(&self, id: ServerId) -> SocketAddr {
+        self.node(id).client_addr()
+    }
+
+    fn connect_string(&self) -> String {
+        let addrs: Vec<String> = self
+            .nodes
+            .iter()
+            .flatten()
+            .map(|n| n.client_addr().to_string())
+            .collect();
+        addrs.join(",")
+    }
+}
+
+/// Waits until `f` holds for the member's status.
+async fn until(node: &MemberNode, what: &str, f: impl Fn(&MemberStatus) -> bool) {
+    let mut rx = node.status();
+    let waited = tokio::time::timeout(WAIT, rx.wait_for(|s| f(s))).await;
+    assert!(
+        matches!(waited, Ok(Ok(_))),
+        "member {}: {what}: {:?}",
+        node.id(),
+        *node.status().borrow()
+    );
+}
+
+/// Waits until `f` holds for the member's tree.
+async fn until_tree(
+    node: &MemberNode,
+    what: &str,
+    f: impl Fn(&crate::tree::DataTree) -> bool + Send + Sync + Clone + 'static,
+) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let f = f.clone();
+        if node.inspect(move |c| f(c.tree())).await == Some(true) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "member {}: {what}",
+            node.id()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn client(connect: &str) -> Client {
+    Client::builder(connect)
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("client connects")
+}
+
+fn persistent() -> CreateOptions {
+    CreateOptions::new(CreateMode::Persistent)
+}
+
+fn ephemeral() -> CreateOptions {
+    CreateOptions::new(CreateMode::Ephemeral)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_serves_writes_reads_and_watches() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    let others = cluster.others(leader);
+    let follower = others[0];
+    let a = client(&cluster.addr(follower).to_string()).await;
+    let b = client(&cluster.addr(leader).to_string()).await;
+    assert!(cluster
+        .node(follower)
+        .connected_sessions()
+        .await
+        .contains(&a.session_id().0));
+
+    // A write through the follower, read back at once through the same follower.
+    a.create("/a", b"1", &persistent()).await.expect("create");
+    let (data, _) = a.get_data("/a").await.expect("read own write");
+    assert_eq!(&data[..], b"1");
+    // Pipelined: the reads wait behind the session's writes and see them.
+    let (w1, r1, w2, r2) = tokio::join!(
+        a.set_data("/a", b"2", None),
+        a.get_data("/a"),
+        a.set_data("/a", b"3", None),
+        a.get_data("/a"),
+    );
+    assert_eq!(w1.expect("w1").version, 1);
+    assert_eq!(&r1.expect("r1").0[..], b"2");
+    assert_eq!(w2.expect("w2").version, 2);
+    assert_eq!(&r2.expect("r2").0[..], b"3");
+
+    // A watch set on the follower fires for a write made through the leader.
+    let (_, _, watcher) = a.get_data_and_watch("/a").await.expect("watch");
+    b.set_data("/a", b"4", None)
+        .await
+        .expect("write via leader");
+    let event = tokio::time::timeout(WAIT, watcher.changed())
+        .await
+        .expect("event");
+    assert_eq!(event.event_type, EventType::NodeDataChanged);
+    assert_eq!(&a.get_data("/a").await.expect("read").0[..], b"4");
+
+    // sync goes through the leader; errors come back from the leader's prep.
+    a.sync("/a").await.expect("sync");
+    assert!(matches!(
+        a.create("/a", b"", &persistent()).await,
+        Err(zk_client::Error::NodeExists)
+    ));
+    assert!(matches!(
+        a.create("/x/y", b"", &persistent()).await,
+        Err(zk_client::Error::NoNode)
+    ));
+
+    // Every member applied the same history.
+    let zxid = cluster.node(leader).status().borrow().applied;
+    for id in 1..=3 {
+        until(cluster.node(id), "applied all", |s| s.applied == zxid).await;
+        until_tree(cluster.node(id), "/a = 4", |t| {
+            t.get("/a")
+                .is_some_and(|n| n.data.as_deref() == Some(&b"4"[..]))
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_moves_between_members_and_its_ephemerals_vanish_everywhere_on_expiry() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    let others = cluster.others(leader);
+    let (f1, f2) = (others[0], others[1]);
+    let a = client(&cluster.addr(f1).to_string()).await;
+    let session = a.session_id();
+    a.create("/e1", b"", &ephemeral())
+        .await
+        .expect("ephemeral 1");
+
+    // The same session resumed on another member (the secret is shared): it is live there
+    // and owns what it creates there.
+    let b = Client::builder(cluster.addr(f2).to_string())
+        .session(SessionId(session.0), &a.session_password())
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("session resumed on another member");
+    assert_eq!(b.session_id(), session);
+    assert!(b.exists("/e1").await.expect("exists").is_some());
+    let (_, stat) = b
+        .create("/e2", b"", &ephemeral())
+        .await
+        .expect("ephemeral 2");
+    assert_eq!(stat.ephemeral_owner, session.0);
+    assert!(cluster
+        .node(f2)
+        .connected_sessions()
+        .await
+        .contains(&session.0));
+
+    // A wrong password is refused everywhere.
+    let wrong = Client::builder(cluster.addr(leader).to_string())
+        .session(SessionId(session.0), &[1; 16])
+        .connect()
+        .await;
+    assert!(
+        wrong.is_err(),
+        "a wrong password must not resume the session"
+    );
+
+    // Expired from the leader's member: the ephemerals vanish on every member.
+    assert!(cluster.node(leader).expire_session(session.0).await);
+    for id in 1..=3 {
+        until_tree(cluster.node(id), "ephemerals gone", |t| {
+            t.get("/e1").is_none() && t.get("/e2").is_none()
+        })
+        .await;
+        let sessions = cluster
+            .node(id)
+            .inspect(move |c| c.sessions().get(session.0).is_some())
+            .await;
+        assert_eq!(sessions, Some(false), "member {id} forgot the session");
+    }
+    // The expired session cannot be resumed on any member.
+    let resumed = Client::builder(cluster.addr(f1).to_string())
+        .session(SessionId(session.0), &a.session_password())
+        .connect()
+        .await;
+    assert!(matches!(resumed, Err(zk_client::Error::SessionExpired)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_keeps_its_session_when_the_leader_is_killed() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    let c = client(&cluster.connect_string()).await;
+    let session = c.session_id().0;
+    // Move the client onto the leader's member.
+    for _ in 0..10 {
+        if cluster
+            .node(leader)
+            .connected_sessions()
+            .await
+            .contains(&session)
+        {
+            break;
+        }
+        for id in cluster.others(leader) {
+            cluster.node(id).drop_client_connections().await;
+        }
+        let mut state = c.state();
+        let _ = tokio::time::timeout(WAIT, state.wait_for(|s| s.is_connected())).await;
+    }
+    assert!(cluster
+        .node(leader)
+        .connected_sessions()
+        .await
+        .contains(&session));
+    c.create("/before", b"", &persistent())
+        .await
+        .expect("write");
+    c.create("/mine", b"", &ephemeral())
+        .await
+        .expect("ephemeral");
+
+    let killed = std::time::Instant::now();
+    cluster.nodes[leader as usize - 1]
+        .take()
+        .expect("up")
+        .kill();
+    // The client reconnects to a survivor with the same session and writes again.
+    let (_, stat) = tokio::time::timeout(WAIT, async {
+        loop {
+            match c.create("/after", b"", &persistent()).await {
+                Ok(done) => return done,
+                // Applied, but the reply was lost with the connection.
+                Err(zk_client::Error::NodeExists) => {
+                    let stat = c.exists("/after").await.expect("exists").expect("node");
+                    return ("/after".to_string(), stat);
+                }
+                Err(e) => tracing::debug!(error = %e, "retrying after the leader's kill"),
+            }
+        }
+    })
+    .await
+    .expect("a write after the failover");
+    eprintln!(
+        "leader kill to the next acknowledged write: {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(c.session_id().0, session);
+    assert!(stat.czxid > 0);
+    assert!(c.exists("/mine").await.expect("exists").is_some());
+    assert!(c.exists("/before").await.expect("exists").is_some());
+    let new_leader = cluster.leader();
+    assert_ne!(new_leader, leader);
+}
