@@ -5,8 +5,10 @@
 //! [`Forward`], which the member passes to the replication core; the request waits in its
 //! session's FIFO until the txn the leader made of it is applied here
 //! ([`ServerCore::apply_committed`]), and is answered from the apply result. Every forwarded
-//! request yields exactly one txn (a failed one as [`Txn::Error`]), so the first unanswered
-//! write of a session's FIFO is the one the session's next applied txn belongs to.
+//! request yields exactly one txn (a failed one as [`Txn::Error`]) carrying the request's
+//! xid as its `cxid`; a txn is matched to the session's pending request with that xid, so
+//! txns of requests the session sent through another member before it moved here answer
+//! nothing here (ZooKeeper's followers match commits by session and cxid too).
 //!
 //! Reads are served locally, but a request of a session that has pending requests waits
 //! behind them, so replies keep request order and a session reads its own writes. `sync` is a
@@ -32,8 +34,11 @@ pub enum Forwarded {
         /// The negotiated timeout, ms.
         timeout_ms: i32,
     },
-    /// The session's client closes it.
-    CloseSession,
+    /// The session's client closes it (request `xid`).
+    CloseSession {
+        /// The request's xid.
+        xid: i32,
+    },
     /// Expire the session now (a fault injected on any member); proposed as a server txn.
     Expire,
     /// A client's write: the request frame and the connection's identities.
@@ -54,7 +59,10 @@ impl Forwarded {
                 b.put_u8(1);
                 b.put_i32(*timeout_ms);
             }
-            Forwarded::CloseSession => b.put_u8(2),
+            Forwarded::CloseSession { xid } => {
+                b.put_u8(2);
+                b.put_i32(*xid);
+            }
             Forwarded::Expire => b.put_u8(3),
             Forwarded::Request { auth, frame } => {
                 b.put_u8(4);
@@ -77,7 +85,7 @@ impl Forwarded {
             1 if b.len() == 4 => Some(Forwarded::CreateSession {
                 timeout_ms: b.get_i32(),
             }),
-            2 if b.is_empty() => Some(Forwarded::CloseSession),
+            2 if b.len() == 4 => Some(Forwarded::CloseSession { xid: b.get_i32() }),
             3 if b.is_empty() => Some(Forwarded::Expire),
             4 if b.len() >= 4 => {
                 let n = b.get_u32() as usize;
@@ -243,7 +251,7 @@ impl ServerCore {
                 self.dispatch(conn, session_id, xid, request, now);
             }
             Request::CloseSession => {
-                let payload = Forwarded::CloseSession.encode();
+                let payload = Forwarded::CloseSession { xid }.encode();
                 self.enqueue(
                     session_id,
                     Queued {
@@ -322,10 +330,14 @@ impl ServerCore {
         let Some(fifo) = self.repl.as_mut().and_then(|r| r.fifos.get_mut(&session)) else {
             return;
         };
-        let unanswered = fifo.iter_mut().find(|q| match &q.kind {
-            Kind::Write { result, .. } => result.is_none(),
-            Kind::Close { done } | Kind::Connect { done, .. } => !done,
-            Kind::Sync { .. } | Kind::Read(_) => false,
+        let cxid = logged.cxid;
+        let unanswered = fifo.iter_mut().find(|q| {
+            q.xid == cxid
+                && match &q.kind {
+                    Kind::Write { result, .. } => result.is_none(),
+                    Kind::Close { done } | Kind::Connect { done, .. } => !done,
+                    Kind::Sync { .. } | Kind::Read(_) => false,
+                }
         });
         let Some(queued) = unanswered else {
             return;
@@ -484,40 +496,45 @@ impl ServerCore {
 
     /// Leader: the txn for a forwarded `payload` of `session_id`, prepared against the tree
     /// and the outstanding changes for `zxid` (the zxid it will be proposed with). `live` says
-    /// whether the session is live in the leader's view. Returns the session to propose the
-    /// txn under (0 for a server-initiated close) and the txn; every payload yields one txn.
+    /// whether the session is live in the leader's view. Returns the session and cxid to
+    /// propose the txn under (session 0 for a server-initiated close) and the txn; every
+    /// payload yields one txn.
     pub fn prepare_forwarded(
         &mut self,
         session_id: i64,
         payload: &[u8],
         live: bool,
         zxid: i64,
-    ) -> (i64, Txn) {
+    ) -> (i64, i32, Txn) {
         let marshalling = Txn::Error(ErrorCode::MarshallingError);
         match Forwarded::decode(payload) {
-            None => (session_id, marshalling),
+            None => (session_id, 0, marshalling),
             Some(Forwarded::CreateSession { timeout_ms }) => (
                 session_id,
+                0,
                 Txn::CreateSession {
                     session_id,
                     timeout_ms,
                 },
             ),
-            Some(Forwarded::CloseSession) => (session_id, Txn::CloseSession { session_id }),
-            Some(Forwarded::Expire) => (0, Txn::CloseSession { session_id }),
+            Some(Forwarded::CloseSession { xid }) => {
+                (session_id, xid, Txn::CloseSession { session_id })
+            }
+            Some(Forwarded::Expire) => (0, 0, Txn::CloseSession { session_id }),
             Some(Forwarded::Request { auth, frame }) => {
                 let mut body = &frame[..];
-                let request = RequestHeader::decode(&mut body)
-                    .ok()
-                    .and_then(|h| decode::decode_request_body(h.op_type, body).ok());
-                let Some(request) = request else {
-                    return (session_id, marshalling);
+                let Ok(header) = RequestHeader::decode(&mut body) else {
+                    return (session_id, 0, marshalling);
+                };
+                let xid = header.xid;
+                let Ok(request) = decode::decode_request_body(header.op_type, body) else {
+                    return (session_id, xid, marshalling);
                 };
                 if !request.op_code().is_write() || request.op_code() == OpCode::CloseSession {
-                    return (session_id, Txn::Error(ErrorCode::Unimplemented));
+                    return (session_id, xid, Txn::Error(ErrorCode::Unimplemented));
                 }
                 if !live {
-                    return (session_id, Txn::Error(ErrorCode::SessionExpired));
+                    return (session_id, xid, Txn::Error(ErrorCode::SessionExpired));
                 }
                 let ctx = PrepContext {
                     session_id,
@@ -527,7 +544,7 @@ impl ServerCore {
                 };
                 let txn = prep::prepare(&self.tree, &mut self.pending, &ctx, &request, zxid)
                     .unwrap_or(Txn::Error(ErrorCode::Unimplemented));
-                (session_id, txn)
+                (session_id, xid, txn)
             }
         }
     }

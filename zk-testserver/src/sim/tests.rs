@@ -92,6 +92,7 @@ fn txn(zxid: i64) -> LoggedTxn {
         zxid,
         time: 0,
         session_id: 0,
+        cxid: 0,
         txn: Txn::Delete {
             path: format!("/{zxid}"),
         },
