@@ -39,7 +39,9 @@ pub struct MemberConfig {
 }
 
 impl MemberConfig {
-    /// A test configuration: [`ReplicaConfig::fast`] over every id of `peers` as voters, a
+    /// A test configuration: [`ReplicaConfig::fast`] over every id of `peers` as voters (with
+    /// a 150 ms `syncLimit` and 300 ms `initLimit`, so a loaded test machine does not lose its
+    /// leader to a scheduling hiccup; a killed member's connections break at once anyway), a
     /// 10 ms tick, session timeouts between 20 ms and 60 s, and `secret` for session
     /// passwords (give every member the same).
     pub fn fast(
@@ -47,7 +49,9 @@ impl MemberConfig {
         peers: BTreeMap<ServerId, SocketAddr>,
         secret: [u8; 32],
     ) -> MemberConfig {
-        let replica = ReplicaConfig::fast(id, peers.keys().copied());
+        let mut replica = ReplicaConfig::fast(id, peers.keys().copied());
+        replica.sync_limit_ms = 150;
+        replica.init_limit_ms = 300;
         let mut core = CoreConfig::with_tick(replica.tick_ms);
         core.min_session_timeout_ms = 20;
         core.max_session_timeout_ms = 60_000;
@@ -394,6 +398,19 @@ impl Engine for MemberEngine {
 
     fn replies_later(&self) -> bool {
         true
+    }
+
+    fn role(&self) -> Option<&'static str> {
+        let r = self.member.replica();
+        Some(if self.member.serving() == Serving::No {
+            ""
+        } else if r.established_epoch().is_some() {
+            "leader"
+        } else if r.config().is_observer() {
+            "observer"
+        } else {
+            "follower"
+        })
     }
 
     fn extra(&mut self, msg: MemberMsg, now: i64) {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use zk_client::{Client, CreateMode, CreateOptions, EventType, SessionId};
 
-use super::{MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving};
 use crate::replication::ServerId;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -19,6 +21,10 @@ struct Cluster {
 
 impl Cluster {
     async fn start(n: u64) -> Cluster {
+        Cluster::start_with(n, |_| {}).await
+    }
+
+    async fn start_with(n: u64, tweak: impl Fn(&mut MemberConfig)) -> Cluster {
         let mut peer_listeners = BTreeMap::new();
         let mut peers = BTreeMap::new();
         for id in 1..=n {
@@ -29,7 +35,8 @@ impl Cluster {
         let mut nodes = Vec::new();
         for (id, peer) in peer_listeners {
             let client = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            let cfg = MemberConfig::fast(id, peers.clone(), [7; 32]);
+            let mut cfg = MemberConfig::fast(id, peers.clone(), [7; 32]);
+            tweak(&mut cfg);
             let node = MemberNode::start(cfg, client, peer, Box::new(MemoryDisk::new()))
                 .expect("member starts");
             nodes.push(Some(node));
@@ -185,7 +192,10 @@ async fn a_follower_serves_writes_reads_and_watches() {
     // Every member applied the same history.
     let zxid = cluster.node(leader).status().borrow().applied;
     for id in 1..=3 {
-        until(cluster.node(id), "applied all", |s| s.applied == zxid).await;
+        until(cluster.node(id), &format!("applied {zxid:#x}"), |s| {
+            s.applied >= zxid
+        })
+        .await;
         until_tree(cluster.node(id), "/a = 4", |t| {
             t.get("/a")
                 .is_some_and(|n| n.data.as_deref() == Some(&b"4"[..]))
@@ -265,26 +275,29 @@ async fn a_client_keeps_its_session_when_the_leader_is_killed() {
     let c = client(&cluster.connect_string()).await;
     let session = c.session_id().0;
     // Move the client onto the leader's member.
-    for _ in 0..10 {
-        if cluster
-            .node(leader)
-            .connected_sessions()
-            .await
-            .contains(&session)
-        {
-            break;
-        }
-        for id in cluster.others(leader) {
-            cluster.node(id).drop_client_connections().await;
-        }
-        let mut state = c.state();
-        let _ = tokio::time::timeout(WAIT, state.wait_for(|s| s.is_connected())).await;
-    }
-    assert!(cluster
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cluster
         .node(leader)
         .connected_sessions()
         .await
-        .contains(&session));
+        .contains(&session)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never on the leader"
+        );
+        for id in cluster.others(leader) {
+            if cluster
+                .node(id)
+                .connected_sessions()
+                .await
+                .contains(&session)
+            {
+                cluster.node(id).drop_client_connections().await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     c.create("/before", b"", &persistent())
         .await
         .expect("write");
@@ -323,4 +336,156 @@ async fn a_client_keeps_its_session_when_the_leader_is_killed() {
     assert!(c.exists("/before").await.expect("exists").is_some());
     let new_leader = cluster.leader();
     assert_ne!(new_leader, leader);
+}
+
+/// A four-letter word's answer.
+async fn four_letter(addr: SocketAddr, word: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(word.as_bytes()).await.expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srvr_reports_each_members_role() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    for id in 1..=3 {
+        let text = four_letter(cluster.addr(id), "srvr").await;
+        let want = if id == leader {
+            "Mode: leader"
+        } else {
+            "Mode: follower"
+        };
+        assert!(text.contains(want), "member {id}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cut_off_serves_read_only_then_rejoins() {
+    let cluster = Cluster::start_with(3, |cfg| cfg.core.read_only_mode_enabled = true).await;
+    let leader = cluster.leader();
+    let cut = cluster.others(leader)[0];
+    let writer = client(&cluster.addr(leader).to_string()).await;
+    writer
+        .create("/ro", b"v", &persistent())
+        .await
+        .expect("create");
+    let zxid = cluster.node(leader).status().borrow().applied;
+    until(cluster.node(cut), "caught up", |s| s.applied >= zxid).await;
+
+    for other in cluster.others(cut) {
+        cluster.node(cut).set_link(other, Link::Down).await;
+        cluster.node(other).set_link(cut, Link::Down).await;
+    }
+    until(cluster.node(cut), "read-only", |s| {
+        s.serving == Serving::ReadOnly
+    })
+    .await;
+    assert!(four_letter(cluster.addr(cut), "isro").await.contains("ro"));
+    let ro = Client::builder(cluster.addr(cut).to_string())
+        .read_only(true)
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+        .expect("a read-only session");
+    assert_eq!(
+        *ro.state().borrow(),
+        zk_client::SessionState::ConnectedReadOnly
+    );
+    assert_eq!(&ro.get_data("/ro").await.expect("read").0[..], b"v");
+    assert!(matches!(
+        ro.create("/nope", b"", &persistent()).await,
+        Err(zk_client::Error::NotReadOnly)
+    ));
+    // A client that does not accept read-only servers is refused there.
+    let refused = Client::builder(cluster.addr(cut).to_string())
+        .connection_timeout(Duration::from_millis(300))
+        .connect()
+        .await;
+    assert!(refused.is_err());
+    // The majority keeps writing meanwhile.
+    writer
+        .set_data("/ro", b"w", None)
+        .await
+        .expect("majority write");
+
+    for other in cluster.others(cut) {
+        cluster.node(cut).set_link(other, Link::Up).await;
+        cluster.node(other).set_link(cut, Link::Up).await;
+    }
+    until(cluster.node(cut), "rejoined", |s| {
+        s.serving == Serving::ReadWrite
+    })
+    .await;
+    let rw = client(&cluster.addr(cut).to_string()).await;
+    assert_eq!(&rw.get_data("/ro").await.expect("read").0[..], b"w");
+    rw.create("/rw", b"", &persistent())
+        .await
+        .expect("write after rejoining");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_follower_catches_up_on_resume() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    let paused = cluster.others(leader)[0];
+    let c = client(&cluster.addr(leader).to_string()).await;
+    cluster.node(paused).pause().await;
+    let before = cluster.node(paused).status().borrow().applied;
+    for i in 0..5 {
+        c.create(&format!("/p{i}"), b"", &persistent())
+            .await
+            .expect("writes go on with a quorum");
+    }
+    assert_eq!(cluster.node(paused).status().borrow().applied, before);
+    cluster.node(paused).resume().await;
+    let zxid = cluster.node(leader).status().borrow().applied;
+    until(cluster.node(paused), "caught up", |s| s.applied >= zxid).await;
+    until_tree(cluster.node(paused), "/p4", |t| t.get("/p4").is_some()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_drops_a_reply_after_applying_and_holds_events() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    let follower = cluster.others(leader)[0];
+    let node = cluster.node(follower);
+    let c = client(&cluster.addr(follower).to_string()).await;
+    let session = c.session_id().0;
+    c.create("/held", b"0", &persistent())
+        .await
+        .expect("create");
+
+    // Held events come out on release, after the replies they would have preceded.
+    let (_, _, watcher) = c.get_data_and_watch("/held").await.expect("watch");
+    node.hold_events(session).await;
+    c.set_data("/held", b"1", None).await.expect("set");
+    let changed = watcher.changed();
+    tokio::pin!(changed);
+    let early = tokio::time::timeout(Duration::from_millis(50), &mut changed).await;
+    assert!(early.is_err(), "the event must be held");
+    let released = node.release_events(session).await;
+    assert_eq!(released, 1, "events released");
+    let event = tokio::time::timeout(WAIT, changed).await.expect("released");
+    assert_eq!(event.event_type, EventType::NodeDataChanged);
+
+    // The next write applies but its reply is lost with the connection.
+    assert!(node.drop_next_reply(session).await);
+    let lost = c.create("/dropped", b"", &persistent()).await;
+    assert!(
+        matches!(lost, Err(zk_client::Error::ConnectionLoss)),
+        "{lost:?}"
+    );
+    let stat = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(found) = c.exists("/dropped").await {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("reconnected");
+    assert!(stat.is_some(), "the write was applied");
 }

@@ -286,6 +286,7 @@ impl<E: Engine> CoreThread<E> {
             asker,
             data_dir_bytes: size,
             log_dir_bytes: size,
+            role: self.engine.role(),
             queued: self
                 .conns
                 .iter()

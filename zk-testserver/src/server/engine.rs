@@ -38,6 +38,10 @@ pub(crate) trait Engine: Send + 'static {
     fn extra(&mut self, msg: crate::ensemble::MemberMsg, now: i64) {
         let _ = (msg, now);
     }
+    /// An ensemble member's role for `srvr`, `stat` and `mntr`; `None` for a standalone server.
+    fn role(&self) -> Option<&'static str> {
+        None
+    }
     /// Bytes in the data directory (for `mntr` and `srvr`).
     fn data_dir_bytes(&self) -> u64 {
         0
