@@ -149,6 +149,10 @@ enum Kind {
     Read(Request),
 }
 
+/// Requests one session may have waiting on a member; a client that pipelines more (faster
+/// than the ensemble commits) loses its connection instead of growing the member's memory.
+pub const MAX_PENDING_PER_SESSION: usize = 10_000;
+
 #[derive(Debug)]
 struct Queued {
     conn: ConnId,
@@ -194,10 +198,21 @@ impl ServerCore {
     }
 
     fn enqueue(&mut self, session: i64, queued: Queued, forward: Option<Forward>) {
-        if let Some(r) = self.repl.as_mut() {
-            r.fifos.entry(session).or_default().push_back(queued);
-            r.forwards.extend(forward);
+        let Some(r) = self.repl.as_mut() else {
+            return;
+        };
+        let fifo = r.fifos.entry(session).or_default();
+        if fifo.len() >= MAX_PENDING_PER_SESSION {
+            tracing::warn!(
+                session = format_args!("{session:#x}"),
+                "too many pending requests; closing the connection"
+            );
+            let conn = queued.conn;
+            self.close_conn(conn);
+            return;
         }
+        fifo.push_back(queued);
+        r.forwards.extend(forward);
     }
 
     /// Handshake of a new session in replicated mode: the leader must commit it first.
@@ -547,5 +562,122 @@ impl ServerCore {
                 (session_id, xid, txn)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn forwarded_payloads_round_trip() {
+        let all = [
+            Forwarded::CreateSession { timeout_ms: 4000 },
+            Forwarded::CloseSession { xid: 17 },
+            Forwarded::Expire,
+            Forwarded::Request {
+                auth: vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "u:x")],
+                frame: Bytes::from_static(b"\0\0\0\x05\0\0\0\x01body"),
+            },
+        ];
+        for f in all {
+            assert_eq!(Forwarded::decode(&f.encode()), Some(f));
+        }
+        assert_eq!(Forwarded::decode(&[]), None);
+        assert_eq!(Forwarded::decode(&[1, 0, 0]), None);
+        // A huge id count is refused before anything is allocated.
+        assert_eq!(Forwarded::decode(&[4, 0xff, 0xff, 0xff, 0xff]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Some(f) = Forwarded::decode(&bytes) {
+                prop_assert_eq!(Forwarded::decode(&f.encode()), Some(f));
+            }
+        }
+    }
+
+    fn frame(xid: i32, request: &Request) -> Bytes {
+        let mut b = BytesMut::new();
+        RequestHeader::new(xid, request.op_code()).encode(&mut b);
+        request.encode_body(&mut b);
+        b.freeze()
+    }
+
+    fn logged(zxid: i64, session_id: i64, cxid: i32, txn: Txn) -> LoggedTxn {
+        LoggedTxn {
+            zxid,
+            time: 0,
+            session_id,
+            cxid,
+            txn,
+        }
+    }
+
+    #[test]
+    fn a_session_is_answered_in_order_when_its_txns_apply() {
+        let session = 0x0100_0000_0000_0001;
+        let mut core = ServerCore::replicated(super::super::CoreConfig::with_tick(10), 0);
+        let create_session = Txn::CreateSession {
+            session_id: session,
+            timeout_ms: 100,
+        };
+        core.apply_committed(&logged(1, session, 0, create_session), 0);
+        core.open(1, "127.0.0.1:1".parse().unwrap(), 0);
+        let req = zk_proto::ConnectRequest {
+            timeout: 100,
+            session_id: session,
+            passwd: Bytes::copy_from_slice(&core.sessions().password(session)),
+            ..Default::default()
+        };
+        core.connect(1, &req, 0);
+        assert!(matches!(
+            core.take_outputs()[..],
+            [super::super::Output::Connected { .. }]
+        ));
+        let create = Request::Create(zk_proto::CreateRequest {
+            path: "/a".into(),
+            data: None,
+            acl: zk_proto::Acl::open_unsafe(),
+            flags: 0,
+        });
+        let read = Request::Exists(zk_proto::ExistsRequest {
+            path: "/a".into(),
+            watch: false,
+        });
+        core.frame(1, &frame(5, &create), 0);
+        core.frame(1, &frame(6, &read), 0);
+        // Nothing is answered before the leader's txn applies; the read waits behind.
+        assert!(core.take_outputs().is_empty());
+        let forwards = core.take_forwards();
+        let [Forward::Request { payload, .. }] = &forwards[..] else {
+            panic!("one forward: {forwards:?}");
+        };
+        // The leader's side: prepared for zxid 2 with the request's xid.
+        let mut leader = ServerCore::replicated(super::super::CoreConfig::with_tick(10), 0);
+        let (s, cxid, txn) = leader.prepare_forwarded(session, payload, true, 2);
+        assert_eq!((s, cxid), (session, 5));
+        assert!(matches!(&txn, Txn::Create { path, .. } if path == "/a"));
+        // A txn of another request of the session (sent through another member) answers
+        // nothing here.
+        core.apply_committed(&logged(2, session, 4, Txn::Error(ErrorCode::NodeExists)), 0);
+        assert!(core.take_outputs().is_empty());
+        core.apply_committed(&logged(3, session, cxid, txn), 0);
+        let replies: Vec<(i32, ErrorCode)> = core
+            .take_outputs()
+            .into_iter()
+            .filter_map(|o| match o {
+                super::super::Output::Reply { header, .. } => Some((header.xid, header.err)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies, vec![(5, ErrorCode::Ok), (6, ErrorCode::Ok)]);
+        assert_eq!(core.pending_requests(session), 0);
+        // Garbage from a peer still yields one (failed) txn.
+        let (_, _, garbage) = leader.prepare_forwarded(session, &[4, 0, 0, 0, 0, 1], true, 3);
+        assert_eq!(garbage, Txn::Error(ErrorCode::MarshallingError));
     }
 }

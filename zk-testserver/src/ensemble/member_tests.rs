@@ -489,3 +489,34 @@ async fn a_follower_drops_a_reply_after_applying_and_holds_events() {
     .expect("reconnected");
     assert!(stat.is_some(), "the write was applied");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_serves_clients_without_voting() {
+    // Members 1-3 vote; member 4 observes.
+    let cluster = Cluster::start_with(4, |cfg| {
+        let id = cfg.replica.id;
+        let mut replica = crate::replication::ReplicaConfig::fast(id, 1..=3).with_observers([4]);
+        replica.sync_limit_ms = cfg.replica.sync_limit_ms;
+        replica.init_limit_ms = cfg.replica.init_limit_ms;
+        cfg.replica = replica;
+    })
+    .await;
+    assert_eq!(
+        cluster.node(4).status().borrow().role,
+        crate::replication::PeerState::Observing
+    );
+    assert!(four_letter(cluster.addr(4), "srvr")
+        .await
+        .contains("Mode: observer"));
+    let c = client(&cluster.addr(4).to_string()).await;
+    c.create("/o", b"x", &persistent())
+        .await
+        .expect("write via observer");
+    assert_eq!(&c.get_data("/o").await.expect("read").0[..], b"x");
+    let leader = cluster.leader();
+    assert_ne!(leader, 4);
+    until_tree(cluster.node(leader), "/o on the leader", |t| {
+        t.get("/o").is_some()
+    })
+    .await;
+}
