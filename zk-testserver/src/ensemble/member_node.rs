@@ -383,7 +383,12 @@ impl Engine for MemberEngine {
                 if self.killed.load(Ordering::SeqCst) {
                     return Err(std::io::Error::other("member killed"));
                 }
-                self.disk.persist(&ops)?;
+                if let Err(e) = self.disk.persist(&ops) {
+                    // As ZooKeeper exits when its log cannot be written: the member stops.
+                    tracing::error!(id = self.member.id(), error = %e, "disk write failed: the member stops");
+                    self.killed.store(true, Ordering::SeqCst);
+                    return Err(e);
+                }
                 self.member.persisted(seq, now);
             }
         }
@@ -398,6 +403,10 @@ impl Engine for MemberEngine {
 
     fn replies_later(&self) -> bool {
         true
+    }
+
+    fn stopped(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
     }
 
     fn role(&self) -> Option<&'static str> {

@@ -17,6 +17,9 @@ const WAIT: Duration = Duration::from_secs(10);
 
 struct Cluster {
     nodes: Vec<Option<MemberNode>>,
+    cfgs: Vec<MemberConfig>,
+    disks: Vec<MemoryDisk>,
+    client_addrs: Vec<SocketAddr>,
 }
 
 impl Cluster {
@@ -32,20 +35,50 @@ impl Cluster {
             peers.insert(id, l.local_addr().expect("addr"));
             peer_listeners.insert(id, l);
         }
-        let mut nodes = Vec::new();
+        let mut cluster = Cluster {
+            nodes: Vec::new(),
+            cfgs: Vec::new(),
+            disks: Vec::new(),
+            client_addrs: Vec::new(),
+        };
         for (id, peer) in peer_listeners {
             let client = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             let mut cfg = MemberConfig::fast(id, peers.clone(), [7; 32]);
             tweak(&mut cfg);
-            let node = MemberNode::start(cfg, client, peer, Box::new(MemoryDisk::new()))
+            let disk = MemoryDisk::new();
+            cluster
+                .client_addrs
+                .push(client.local_addr().expect("addr"));
+            let node = MemberNode::start(cfg.clone(), client, peer, Box::new(disk.clone()))
                 .expect("member starts");
-            nodes.push(Some(node));
+            cluster.nodes.push(Some(node));
+            cluster.cfgs.push(cfg);
+            cluster.disks.push(disk);
         }
-        let cluster = Cluster { nodes };
         for node in cluster.nodes.iter().flatten() {
             until(node, "serving", |s| s.serving == Serving::ReadWrite).await;
         }
         cluster
+    }
+
+    /// Starts a killed member again on its addresses, from its disk.
+    async fn restart(&mut self, id: ServerId) {
+        let i = id as usize - 1;
+        let cfg = self.cfgs[i].clone();
+        let bind = |addr: SocketAddr| async move {
+            // The killed member's sockets close as its tasks wind down.
+            for _ in 0..500 {
+                if let Ok(l) = std::net::TcpListener::bind(addr) {
+                    return l;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("{addr} stays in use");
+        };
+        let client = bind(self.client_addrs[i]).await;
+        let peer = bind(cfg.peers[&id]).await;
+        let disk = Box::new(self.disks[i].clone());
+        self.nodes[i] = Some(MemberNode::start(cfg, client, peer, disk).expect("restart"));
     }
 
     fn node(&self, id: ServerId) -> &MemberNode {
@@ -519,4 +552,42 @@ async fn an_observer_serves_clients_without_voting() {
         t.get("/o").is_some()
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_follower_restarts_from_its_disk_and_catches_up() {
+    let mut cluster = Cluster::start(3).await;
+    let leader = cluster.leader();
+    let follower = cluster.others(leader)[0];
+    let c = client(&cluster.addr(leader).to_string()).await;
+    for i in 0..5 {
+        c.create(&format!("/k{i}"), b"", &persistent())
+            .await
+            .expect("write");
+    }
+    let zxid = cluster.node(leader).status().borrow().applied;
+    until(cluster.node(follower), "caught up", |s| s.applied >= zxid).await;
+    cluster.nodes[follower as usize - 1]
+        .take()
+        .expect("up")
+        .kill();
+    for i in 5..10 {
+        c.create(&format!("/k{i}"), b"", &persistent())
+            .await
+            .expect("write");
+    }
+    assert!(
+        cluster.disks[follower as usize - 1].snapshot().log.len() >= 5,
+        "the killed member's disk kept what it had acknowledged"
+    );
+    cluster.restart(follower).await;
+    until(cluster.node(follower), "serving again", |s| {
+        s.serving == Serving::ReadWrite
+    })
+    .await;
+    let r = client(&cluster.addr(follower).to_string()).await;
+    r.sync("/").await.expect("sync");
+    for i in 0..10 {
+        assert!(r.exists(&format!("/k{i}")).await.expect("exists").is_some());
+    }
 }

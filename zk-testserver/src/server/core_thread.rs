@@ -153,6 +153,9 @@ impl<E: Engine> CoreThread<E> {
             self.engine.tick(now);
             self.stage();
             self.flush();
+            if self.engine.stopped() {
+                return;
+            }
             if let Some(reply) = pause {
                 let _ = reply.send(());
                 if self.paused(&rx) {

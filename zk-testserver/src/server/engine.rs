@@ -46,6 +46,11 @@ pub(crate) trait Engine: Send + 'static {
     fn data_dir_bytes(&self) -> u64 {
         0
     }
+    /// True once the engine must not run any more (killed, or its disk failed): the thread
+    /// ends without another output.
+    fn stopped(&self) -> bool {
+        false
+    }
     /// Called once when the server stops cleanly.
     fn shutdown(&mut self) {}
     /// The core, at the end.
