@@ -591,3 +591,23 @@ async fn a_killed_follower_restarts_from_its_disk_and_catches_up() {
         assert!(r.exists(&format!("/k{i}")).await.expect("exists").is_some());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_takes_a_round_trip_not_a_tick() {
+    // With a 1 s tick, a sync answered on the leader's next ping would take up to a second.
+    let cluster = Cluster::start_with(3, |cfg| {
+        cfg.replica.tick_ms = 1_000;
+        cfg.replica.sync_limit_ms = 10_000;
+        cfg.replica.init_limit_ms = 10_000;
+    })
+    .await;
+    let leader = cluster.leader();
+    let follower = cluster.others(leader)[0];
+    let c = client(&cluster.addr(follower).to_string()).await;
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        c.sync("/").await.expect("sync");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1_500), "5 syncs took {took:?}");
+}

@@ -489,6 +489,14 @@ impl Replica {
         self.release_syncs();
     }
 
+    /// Sends the next ping round at once (a sync waits for a quorum to answer one).
+    pub(super) fn ping_now(&mut self) {
+        let now = self.now;
+        if let Some(l) = self.leader() {
+            l.next_ping = l.next_ping.min(now);
+        }
+    }
+
     /// The number the next ping will carry.
     pub(super) fn next_ping_seq(&self) -> u64 {
         match &self.role {

@@ -11,7 +11,8 @@
 //! not linearizable, jepsen-io/jepsen#399); the learner reports [`Output::Synced`] once it has
 //! applied up to `z`. A read served after that sees every write acknowledged before the sync
 //! began. If the member loses its leader first, the sync fails (`ok: false`; the client sees
-//! a connection loss).
+//! a connection loss). The leader sends that ping at once rather than on its next tick, so a
+//! sync takes a round trip, not a tick.
 
 use bytes::Bytes;
 
@@ -92,6 +93,7 @@ impl Replica {
                     ping,
                 });
                 self.release_syncs();
+                self.ping_now();
                 true
             }
             Role::Following(f) if f.is_active() => {
@@ -116,6 +118,7 @@ impl Replica {
             ping,
         });
         self.release_syncs();
+        self.ping_now();
     }
 
     /// Learner: the leader's answer; everything up to `zxid` was committed before it (and the
