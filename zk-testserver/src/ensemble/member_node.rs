@@ -3,8 +3,10 @@
 //! The sans-IO [`Member`] runs on the server's core thread (the same thread, batching, flow
 //! control and driver-level faults as a standalone [`crate::TestServer`]); clients come in
 //! through the same connection tasks; peers through the member transport
-//! ([`super::transport`]). Each batch's persist ops go to the [`DurableStore`] in one call
-//! before the replication core hears they are durable.
+//! ([`super::transport`]). Persist ops go to the [`DurableStore`] on a thread of their own
+//! (ops queued while it writes are made durable together: group commit), which tells the
+//! core thread when they are durable; the replication core acts on nothing before that, and
+//! neither client traffic nor pings wait for an fsync.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,7 +24,7 @@ use crate::core::{CoreConfig, ServerCore};
 use crate::member::{Member, Serving};
 use crate::net::flow::{Budget, FlowLimits};
 use crate::net::{self, ConnLimits, NetContext};
-use crate::replication::{Output, PeerState, ReplicaConfig, ServerId};
+use crate::replication::{Output, PeerState, PersistOp, ReplicaConfig, ServerId};
 use crate::server::{wall_ms, Control, CoreMsg, CoreThread, Engine};
 use crate::watch::ConnId;
 
@@ -112,6 +114,8 @@ pub(crate) enum MemberMsg {
     Peer(PeerEvent),
     /// Set a link; answered once applied.
     SetLink(ServerId, Link, oneshot::Sender<()>),
+    /// The disk thread made persist ops up to this sequence number durable.
+    Persisted(u64),
 }
 
 /// A running member. Dropping it is `kill -9`: its tasks, sockets and thread stop at once and
@@ -162,9 +166,17 @@ impl MemberNode {
         let transport = Transport::start(id, peer, &cfg.peers, sink, &mut tasks);
         let (status_tx, status) = watch::channel(MemberStatus::of(&member));
         let killed = Arc::new(AtomicBool::new(false));
+        let (disk_tx, disk_rx) = mpsc::channel();
+        {
+            let core_tx = core_tx.clone();
+            let killed = killed.clone();
+            std::thread::Builder::new()
+                .name(format!("zk-member-{id}-disk"))
+                .spawn(move || disk_thread(disk, disk_rx, core_tx, killed))?;
+        }
         let engine = MemberEngine {
             member,
-            disk,
+            disk: disk_tx,
             transport,
             inbound: Inbound::default(),
             status: status_tx,
@@ -321,9 +333,41 @@ impl Drop for MemberNode {
 }
 
 /// The member as the core thread drives it.
+/// Makes persist ops durable, in order, batching what queued up meanwhile, and reports each
+/// batch to the core thread. A failed write stops the member, as ZooKeeper exits.
+fn disk_thread(
+    mut disk: Box<dyn DurableStore>,
+    rx: mpsc::Receiver<(Vec<PersistOp>, u64)>,
+    core_tx: mpsc::Sender<CoreMsg>,
+    killed: Arc<AtomicBool>,
+) {
+    while let Ok((mut ops, mut seq)) = rx.recv() {
+        while let Ok((more, s)) = rx.try_recv() {
+            ops.extend(more);
+            seq = s;
+        }
+        if killed.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(e) = disk.persist(&ops) {
+            tracing::error!(error = %e, "disk write failed: the member stops");
+            killed.store(true, Ordering::SeqCst);
+            let _ = core_tx.send(CoreMsg::Kill);
+            return;
+        }
+        if core_tx
+            .send(CoreMsg::Member(MemberMsg::Persisted(seq)))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
 struct MemberEngine {
     member: Member,
-    disk: Box<dyn DurableStore>,
+    /// To the disk thread.
+    disk: mpsc::Sender<(Vec<PersistOp>, u64)>,
     transport: Transport,
     inbound: Inbound,
     status: watch::Sender<MemberStatus>,
@@ -361,7 +405,7 @@ impl Engine for MemberEngine {
         self.member.expire_session(session, now)
     }
 
-    fn make_durable(&mut self, now: i64) -> std::io::Result<()> {
+    fn make_durable(&mut self, _now: i64) -> std::io::Result<()> {
         loop {
             let outputs = self.member.take_peer_outputs();
             if outputs.is_empty() {
@@ -380,16 +424,9 @@ impl Engine for MemberEngine {
                 }
             }
             if let Some(seq) = last {
-                if self.killed.load(Ordering::SeqCst) {
-                    return Err(std::io::Error::other("member killed"));
+                if self.killed.load(Ordering::SeqCst) || self.disk.send((ops, seq)).is_err() {
+                    return Err(std::io::Error::other("member stopped"));
                 }
-                if let Err(e) = self.disk.persist(&ops) {
-                    // As ZooKeeper exits when its log cannot be written: the member stops.
-                    tracing::error!(id = self.member.id(), error = %e, "disk write failed: the member stops");
-                    self.killed.store(true, Ordering::SeqCst);
-                    return Err(e);
-                }
-                self.member.persisted(seq, now);
             }
         }
         let status = MemberStatus::of(&self.member);
@@ -433,6 +470,7 @@ impl Engine for MemberEngine {
                 Some(PeerInput::Disconnected(peer)) => self.member.disconnected(peer, now),
                 None => {}
             },
+            MemberMsg::Persisted(seq) => self.member.persisted(seq, now),
             MemberMsg::SetLink(peer, link, reply) => {
                 self.transport.set_link(peer, link);
                 if link == Link::Down {

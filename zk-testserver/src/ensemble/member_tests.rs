@@ -10,10 +10,34 @@ use zk_client::{Client, CreateMode, CreateOptions, EventType, SessionId};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::{DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving};
 use crate::replication::ServerId;
+use crate::replication::{DurableState, PersistOp};
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// A disk whose writes fail once `fail` is set.
+#[derive(Debug)]
+struct FailingDisk {
+    inner: MemoryDisk,
+    fail: Arc<AtomicBool>,
+}
+
+impl DurableStore for FailingDisk {
+    fn load(&mut self) -> std::io::Result<DurableState> {
+        self.inner.load()
+    }
+
+    fn persist(&mut self, ops: &[PersistOp]) -> std::io::Result<()> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("injected disk failure"));
+        }
+        self.inner.persist(ops)
+    }
+}
 
 struct Cluster {
     nodes: Vec<Option<MemberNode>>,
@@ -28,6 +52,15 @@ impl Cluster {
     }
 
     async fn start_with(n: u64, tweak: impl Fn(&mut MemberConfig)) -> Cluster {
+        Cluster::start_full(n, tweak, None).await
+    }
+
+    /// `failing`: a member whose disk fails once the flag is set.
+    async fn start_full(
+        n: u64,
+        tweak: impl Fn(&mut MemberConfig),
+        failing: Option<(ServerId, Arc<AtomicBool>)>,
+    ) -> Cluster {
         let mut peer_listeners = BTreeMap::new();
         let mut peers = BTreeMap::new();
         for id in 1..=n {
@@ -49,8 +82,14 @@ impl Cluster {
             cluster
                 .client_addrs
                 .push(client.local_addr().expect("addr"));
-            let node = MemberNode::start(cfg.clone(), client, peer, Box::new(disk.clone()))
-                .expect("member starts");
+            let store: Box<dyn DurableStore> = match &failing {
+                Some((f, fail)) if *f == id => Box::new(FailingDisk {
+                    inner: disk.clone(),
+                    fail: fail.clone(),
+                }),
+                _ => Box::new(disk.clone()),
+            };
+            let node = MemberNode::start(cfg.clone(), client, peer, store).expect("member starts");
             cluster.nodes.push(Some(node));
             cluster.cfgs.push(cfg);
             cluster.disks.push(disk);
@@ -610,4 +649,34 @@ async fn a_sync_takes_a_round_trip_not_a_tick() {
     }
     let took = started.elapsed();
     assert!(took < Duration::from_millis(1_500), "5 syncs took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_disk_fails_stops_and_the_rest_go_on() {
+    let fail = Arc::new(AtomicBool::new(false));
+    // Member 1's disk fails on demand (the election prefers the highest id: 1 follows).
+    let cluster = Cluster::start_full(3, |_| {}, Some((1, fail.clone()))).await;
+    let leader = cluster.leader();
+    assert_ne!(leader, 1);
+    let c = client(&cluster.addr(leader).to_string()).await;
+    let on_failing = client(&cluster.addr(1).to_string()).await;
+    fail.store(true, Ordering::SeqCst);
+    for i in 0..3 {
+        c.create(&format!("/f{i}"), b"", &persistent())
+            .await
+            .expect("the others keep a quorum");
+    }
+    if leader != 3 {
+        // The failed member's clients lose it; it answers nothing any more.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while cluster.node(3).inspect(|_| ()).await.is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "member 3 still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let state = on_failing.state();
+        assert!(!state.borrow().is_connected() || on_failing.exists("/f0").await.is_err());
+    }
 }

@@ -25,8 +25,9 @@ pub(crate) trait Engine: Send + 'static {
     fn next_wakeup(&self) -> i64;
     /// Expires a session now.
     fn expire_session(&mut self, session: i64, now: i64) -> bool;
-    /// Makes the batch's changes durable before its outputs are released. An `Err` means
-    /// nothing of the batch may be acknowledged.
+    /// Makes the batch's changes durable before its outputs are released (a member hands its
+    /// persist ops to its disk thread instead: its replies wait for commits, which wait for
+    /// durability). An `Err` means nothing of the batch may be acknowledged.
     fn make_durable(&mut self, now: i64) -> std::io::Result<()>;
     /// True if a write's reply comes after later inputs (when its txn commits), not while
     /// its frame is handled.
