@@ -504,6 +504,24 @@ impl ServerCore {
         self.close_conn(conn);
     }
 
+    /// Leader: the delete of an expired container or TTL node (from
+    /// [`ServerCore::container_candidates`]) prepared for `zxid`, or `None` if it is no longer
+    /// one (a pending change revived or removed it).
+    pub fn prepare_container_delete(&mut self, path: String, zxid: i64) -> Option<Txn> {
+        let super_id = [Id::new("super", "")];
+        let ctx = PrepContext {
+            session_id: 0,
+            auth: &super_id,
+            extended_types: self.cfg.extended_types,
+            reconfig_enabled: false,
+        };
+        let request = Request::DeleteContainer(zk_proto::DeleteContainerRequest { path });
+        match prep::prepare(&self.tree, &mut self.pending, &ctx, &request, zxid) {
+            Some(txn @ Txn::Delete { .. }) => Some(txn),
+            _ => None,
+        }
+    }
+
     /// Drops outstanding (prepared, not yet applied) changes: leadership was lost.
     pub fn clear_pending(&mut self) {
         self.pending.clear();

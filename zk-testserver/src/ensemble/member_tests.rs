@@ -680,3 +680,22 @@ async fn a_member_whose_disk_fails_stops_and_the_rest_go_on() {
         assert!(!state.borrow().is_connected() || on_failing.exists("/f0").await.is_err());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_deletes_empty_containers_everywhere() {
+    let cluster = Cluster::start_with(3, |cfg| cfg.core.container_check_interval_ms = 20).await;
+    let leader = cluster.leader();
+    let follower = cluster.others(leader)[0];
+    let c = client(&cluster.addr(follower).to_string()).await;
+    c.create("/box", b"", &CreateOptions::new(CreateMode::Container))
+        .await
+        .expect("container");
+    c.create("/box/x", b"", &persistent()).await.expect("child");
+    c.delete("/box/x", None).await.expect("delete child");
+    for id in 1..=3 {
+        until_tree(cluster.node(id), "container deleted", |t| {
+            t.get("/box").is_none()
+        })
+        .await;
+    }
+}

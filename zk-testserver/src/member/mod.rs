@@ -12,6 +12,8 @@
 //! - While the member has no leader (it is not a synced follower or an established leader)
 //!   it closes every client connection and refuses new ones, or, with
 //!   `readonlymode.enabled`, serves read-only sessions to clients that accept them.
+//! - The leader deletes expired containers and TTL nodes (ZooKeeper's ContainerManager) every
+//!   `container_check_interval_ms`.
 //!
 //! The driver feeds client bytes ([`Member::connect`], [`Member::frame`], ...), peer messages
 //! ([`Member::step`], [`Member::disconnected`]), time ([`Member::tick`] at
@@ -47,6 +49,8 @@ pub struct Member {
     read_only_mode: bool,
     serving: Serving,
     peer_out: Vec<Output>,
+    /// When the leader next deletes expired containers and TTL nodes.
+    next_container_check: i64,
 }
 
 impl Member {
@@ -61,7 +65,9 @@ impl Member {
         core.myid = u8::try_from(replica.id).unwrap_or(u8::MAX);
         core.read_only = false;
         let read_only_mode = core.read_only_mode_enabled;
+        let next_container_check = now + core.container_check_interval_ms.max(1);
         let mut m = Member {
+            next_container_check,
             core: ServerCore::replicated(core, now),
             replica: Replica::new(replica, durable, now),
             read_only_mode,
@@ -109,7 +115,12 @@ impl Member {
 
     /// When [`Member::tick`] is next due.
     pub fn next_timeout(&self) -> i64 {
-        self.replica.next_timeout()
+        let replica = self.replica.next_timeout();
+        if self.replica.established_epoch().is_some() {
+            replica.min(self.next_container_check)
+        } else {
+            replica
+        }
     }
 
     // ---- clients ----
@@ -177,7 +188,30 @@ impl Member {
     /// Timers due at `now`.
     pub fn tick(&mut self, now: i64) {
         self.replica.tick(now);
+        if now >= self.next_container_check {
+            self.next_container_check = now + self.core.config().container_check_interval_ms.max(1);
+            self.delete_expired_containers(now);
+        }
         self.pump(now);
+    }
+
+    /// Leader: proposes the deletes ZooKeeper's ContainerManager would make now.
+    fn delete_expired_containers(&mut self, now: i64) {
+        if self.replica.established_epoch().is_none() {
+            return;
+        }
+        for path in self.core.container_candidates(now) {
+            let Some(zxid) = self.replica.next_zxid() else {
+                return;
+            };
+            if let Some(txn) = self.core.prepare_container_delete(path, zxid) {
+                tracing::debug!(?txn, "deleting an expired container or TTL node");
+                if self.replica.propose(0, txn, now).is_none() {
+                    self.core.clear_pending();
+                    return;
+                }
+            }
+        }
     }
 
     /// Persist ops up to `seq` are durable.
