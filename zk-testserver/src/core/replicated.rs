@@ -16,6 +16,10 @@
 //!
 //! The leader's member prepares forwarded payloads with [`ServerCore::prepare_forwarded`]
 //! against its tree and its outstanding changes.
+//!
+//! Known deviation: a read queued behind a `sync` runs when the sync finishes, so if the
+//! session sent a write after the read and that write committed before the sync finished,
+//! the read sees it (ZooKeeper orders the sync with the session's writes on the leader).
 
 use std::collections::{HashMap, VecDeque};
 
