@@ -5,10 +5,12 @@
 //! restart from it. It replicates txns without a client port yet; the client-facing ensemble
 //! builder grows on top of it.
 
+mod dir_disk;
 mod disk;
 mod peer;
 #[cfg(test)]
 mod tests;
 
+pub use dir_disk::DirDisk;
 pub use disk::{DurableStore, MemoryDisk};
 pub use peer::{NodeState, PeerNode};
