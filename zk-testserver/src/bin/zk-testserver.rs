@@ -70,14 +70,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if cfg.is_ensemble() {
-        eprintln!(
-            "zk-testserver: {} lists {} servers; this release runs standalone servers only \
-             (ensembles come in the next release)",
-            path.display(),
-            cfg.servers.len()
-        );
-        return ExitCode::from(2);
+    match cfg.member_plan() {
+        Ok(None) => {}
+        Ok(Some(plan)) => {
+            eprintln!(
+                "zk-testserver: {} makes server {} a member of an ensemble of {};                  this build runs standalone servers only",
+                path.display(),
+                plan.id,
+                plan.peers.len()
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("zk-testserver: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
     }
     let builder = match cfg.to_builder() {
         Ok(b) => b,
