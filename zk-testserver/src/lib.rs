@@ -86,6 +86,7 @@ pub mod ensemble;
 pub mod four_letter;
 pub mod keystore;
 pub mod linearizability;
+pub mod member;
 mod net;
 pub mod prep;
 pub mod real;
