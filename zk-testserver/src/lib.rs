@@ -102,4 +102,5 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
+pub use ensemble::{Ensemble, EnsembleBuilder};
 pub use server::{ClientAuth, ServerError, TestServer, TestServerBuilder, TlsFiles};

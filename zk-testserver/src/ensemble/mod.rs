@@ -7,6 +7,7 @@
 //! [`DurableStore`] for its epochs and log. [`PeerNode`] drives a bare replication core
 //! (no client port) over the same transport.
 
+mod builder;
 mod dir_disk;
 mod disk;
 mod member_node;
@@ -16,6 +17,7 @@ mod tests;
 mod transport;
 
 pub use crate::member::Serving;
+pub use builder::{Ensemble, EnsembleBuilder};
 pub use dir_disk::DirDisk;
 pub use disk::{DurableStore, MemoryDisk};
 pub(crate) use member_node::MemberMsg;
