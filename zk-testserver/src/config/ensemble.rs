@@ -22,7 +22,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use super::{ConfigError, ZooCfg};
+use crate::ensemble::MemberConfig;
 use crate::replication::{ReplicaConfig, ServerId};
+
+/// The session secret of every member started from a `zoo.cfg`: members must share one so a
+/// session moves between them, and each is a separate process. ZooKeeper likewise derives
+/// session passwords from a fixed `superSecret`.
+const MEMBER_SECRET: [u8; 32] = *b"zk-testserver/ensemble/secret/v1";
 
 /// One `server.N` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,6 +344,37 @@ impl ZooCfg {
             init_limit_ms: init.saturating_mul(tick),
             sync_limit_ms: sync.saturating_mul(tick),
         }))
+    }
+}
+
+impl ZooCfg {
+    /// Everything [`crate::ensemble::MemberNode::start`] needs for the member `plan`
+    /// describes: its replication settings, its peers, and the client-side settings of this
+    /// config (as a standalone server would use them) with the shared session secret.
+    pub fn member_config(&self, plan: &MemberPlan) -> Result<MemberConfig, ConfigError> {
+        let mut cfg = self.clone();
+        cfg.client_port = Some(plan.client.port());
+        cfg.client_port_address = Some(plan.client.ip());
+        if cfg.secure_client_port.is_some() {
+            tracing::warn!("secureClientPort ignored: ensemble members serve plain TCP only");
+            cfg.secure_client_port = None;
+        }
+        let builder = cfg
+            .to_builder()?
+            .session_secret(MEMBER_SECRET)
+            .myid(u8::try_from(plan.id).unwrap_or(u8::MAX));
+        let mut core = builder.core_config(plan.client, None);
+        core.conf_lines
+            .push(("serverId".into(), plan.id.to_string()));
+        core.conf_lines
+            .push(("initLimit".into(), self.init_limit.unwrap_or(0).to_string()));
+        core.conf_lines
+            .push(("syncLimit".into(), self.sync_limit.unwrap_or(0).to_string()));
+        Ok(MemberConfig {
+            replica: plan.replica_config(),
+            peers: plan.peers.clone(),
+            core,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! zk-client: failover under write load, partitions, `sync`, restarts from disk, sessions
 //! moving between members, ensemble-wide expiry, and the fault-injection API.
 
+mod binary;
 mod failover;
 mod faults;
 mod restart;

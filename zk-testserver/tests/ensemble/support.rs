@@ -38,7 +38,7 @@ pub async fn client_at(addr: SocketAddr) -> Client {
     client_of(&addr.to_string()).await
 }
 
-async fn client_of(connect: &str) -> Client {
+pub async fn client_of(connect: &str) -> Client {
     within(10, "connect", async {
         Client::builder(connect)
             .session_timeout(Duration::from_secs(10))
