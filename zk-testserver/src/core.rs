@@ -512,6 +512,7 @@ impl ServerCore {
             zxid: self.zxid + 1,
             time: now,
             session_id,
+            cxid: 0,
             txn,
         };
         let applied = self.apply_logged(&logged, now);

@@ -51,6 +51,11 @@
 //! synchronization, broadcast, ensemble-wide session expiry, forwarded writes and `sync`),
 //! tested by a deterministic, seeded simulation of whole ensembles (`src/sim/`, test-only:
 //! `ZK_SIM_SEEDS=2000 cargo test -p zk-testserver --lib sim::tests::seeds -- --nocapture`).
+//! [`member`] is a client-serving ensemble member, sans-IO: the server core in replicated
+//! mode driven by a replica; a second simulation drives members with protocol-speaking
+//! clients (`ZK_MEMBER_SIM_SEEDS=500 cargo test -p zk-testserver --lib
+//! sim::tests::member_seeds -- --nocapture`). [`ensemble::MemberNode`] runs one member over
+//! real sockets with fault injection.
 //!
 //! # Fuzzing
 //!

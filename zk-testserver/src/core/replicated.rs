@@ -5,8 +5,10 @@
 //! [`Forward`], which the member passes to the replication core; the request waits in its
 //! session's FIFO until the txn the leader made of it is applied here
 //! ([`ServerCore::apply_committed`]), and is answered from the apply result. Every forwarded
-//! request yields exactly one txn (a failed one as [`Txn::Error`]), so the first unanswered
-//! write of a session's FIFO is the one the session's next applied txn belongs to.
+//! request yields exactly one txn (a failed one as [`Txn::Error`]) carrying the request's
+//! xid as its `cxid`; a txn is matched to the session's pending request with that xid, so
+//! txns of requests the session sent through another member before it moved here answer
+//! nothing here (ZooKeeper's followers match commits by session and cxid too).
 //!
 //! Reads are served locally, but a request of a session that has pending requests waits
 //! behind them, so replies keep request order and a session reads its own writes. `sync` is a
@@ -32,8 +34,11 @@ pub enum Forwarded {
         /// The negotiated timeout, ms.
         timeout_ms: i32,
     },
-    /// The session's client closes it.
-    CloseSession,
+    /// The session's client closes it (request `xid`).
+    CloseSession {
+        /// The request's xid.
+        xid: i32,
+    },
     /// Expire the session now (a fault injected on any member); proposed as a server txn.
     Expire,
     /// A client's write: the request frame and the connection's identities.
@@ -54,7 +59,10 @@ impl Forwarded {
                 b.put_u8(1);
                 b.put_i32(*timeout_ms);
             }
-            Forwarded::CloseSession => b.put_u8(2),
+            Forwarded::CloseSession { xid } => {
+                b.put_u8(2);
+                b.put_i32(*xid);
+            }
             Forwarded::Expire => b.put_u8(3),
             Forwarded::Request { auth, frame } => {
                 b.put_u8(4);
@@ -77,7 +85,7 @@ impl Forwarded {
             1 if b.len() == 4 => Some(Forwarded::CreateSession {
                 timeout_ms: b.get_i32(),
             }),
-            2 if b.is_empty() => Some(Forwarded::CloseSession),
+            2 if b.len() == 4 => Some(Forwarded::CloseSession { xid: b.get_i32() }),
             3 if b.is_empty() => Some(Forwarded::Expire),
             4 if b.len() >= 4 => {
                 let n = b.get_u32() as usize;
@@ -141,6 +149,10 @@ enum Kind {
     Read(Request),
 }
 
+/// Requests one session may have waiting on a member; a client that pipelines more (faster
+/// than the ensemble commits) loses its connection instead of growing the member's memory.
+pub const MAX_PENDING_PER_SESSION: usize = 10_000;
+
 #[derive(Debug)]
 struct Queued {
     conn: ConnId,
@@ -186,10 +198,21 @@ impl ServerCore {
     }
 
     fn enqueue(&mut self, session: i64, queued: Queued, forward: Option<Forward>) {
-        if let Some(r) = self.repl.as_mut() {
-            r.fifos.entry(session).or_default().push_back(queued);
-            r.forwards.extend(forward);
+        let Some(r) = self.repl.as_mut() else {
+            return;
+        };
+        let fifo = r.fifos.entry(session).or_default();
+        if fifo.len() >= MAX_PENDING_PER_SESSION {
+            tracing::warn!(
+                session = format_args!("{session:#x}"),
+                "too many pending requests; closing the connection"
+            );
+            let conn = queued.conn;
+            self.close_conn(conn);
+            return;
         }
+        fifo.push_back(queued);
+        r.forwards.extend(forward);
     }
 
     /// Handshake of a new session in replicated mode: the leader must commit it first.
@@ -243,7 +266,7 @@ impl ServerCore {
                 self.dispatch(conn, session_id, xid, request, now);
             }
             Request::CloseSession => {
-                let payload = Forwarded::CloseSession.encode();
+                let payload = Forwarded::CloseSession { xid }.encode();
                 self.enqueue(
                     session_id,
                     Queued {
@@ -322,10 +345,14 @@ impl ServerCore {
         let Some(fifo) = self.repl.as_mut().and_then(|r| r.fifos.get_mut(&session)) else {
             return;
         };
-        let unanswered = fifo.iter_mut().find(|q| match &q.kind {
-            Kind::Write { result, .. } => result.is_none(),
-            Kind::Close { done } | Kind::Connect { done, .. } => !done,
-            Kind::Sync { .. } | Kind::Read(_) => false,
+        let cxid = logged.cxid;
+        let unanswered = fifo.iter_mut().find(|q| {
+            q.xid == cxid
+                && match &q.kind {
+                    Kind::Write { result, .. } => result.is_none(),
+                    Kind::Close { done } | Kind::Connect { done, .. } => !done,
+                    Kind::Sync { .. } | Kind::Read(_) => false,
+                }
         });
         let Some(queued) = unanswered else {
             return;
@@ -484,40 +511,45 @@ impl ServerCore {
 
     /// Leader: the txn for a forwarded `payload` of `session_id`, prepared against the tree
     /// and the outstanding changes for `zxid` (the zxid it will be proposed with). `live` says
-    /// whether the session is live in the leader's view. Returns the session to propose the
-    /// txn under (0 for a server-initiated close) and the txn; every payload yields one txn.
+    /// whether the session is live in the leader's view. Returns the session and cxid to
+    /// propose the txn under (session 0 for a server-initiated close) and the txn; every
+    /// payload yields one txn.
     pub fn prepare_forwarded(
         &mut self,
         session_id: i64,
         payload: &[u8],
         live: bool,
         zxid: i64,
-    ) -> (i64, Txn) {
+    ) -> (i64, i32, Txn) {
         let marshalling = Txn::Error(ErrorCode::MarshallingError);
         match Forwarded::decode(payload) {
-            None => (session_id, marshalling),
+            None => (session_id, 0, marshalling),
             Some(Forwarded::CreateSession { timeout_ms }) => (
                 session_id,
+                0,
                 Txn::CreateSession {
                     session_id,
                     timeout_ms,
                 },
             ),
-            Some(Forwarded::CloseSession) => (session_id, Txn::CloseSession { session_id }),
-            Some(Forwarded::Expire) => (0, Txn::CloseSession { session_id }),
+            Some(Forwarded::CloseSession { xid }) => {
+                (session_id, xid, Txn::CloseSession { session_id })
+            }
+            Some(Forwarded::Expire) => (0, 0, Txn::CloseSession { session_id }),
             Some(Forwarded::Request { auth, frame }) => {
                 let mut body = &frame[..];
-                let request = RequestHeader::decode(&mut body)
-                    .ok()
-                    .and_then(|h| decode::decode_request_body(h.op_type, body).ok());
-                let Some(request) = request else {
-                    return (session_id, marshalling);
+                let Ok(header) = RequestHeader::decode(&mut body) else {
+                    return (session_id, 0, marshalling);
+                };
+                let xid = header.xid;
+                let Ok(request) = decode::decode_request_body(header.op_type, body) else {
+                    return (session_id, xid, marshalling);
                 };
                 if !request.op_code().is_write() || request.op_code() == OpCode::CloseSession {
-                    return (session_id, Txn::Error(ErrorCode::Unimplemented));
+                    return (session_id, xid, Txn::Error(ErrorCode::Unimplemented));
                 }
                 if !live {
-                    return (session_id, Txn::Error(ErrorCode::SessionExpired));
+                    return (session_id, xid, Txn::Error(ErrorCode::SessionExpired));
                 }
                 let ctx = PrepContext {
                     session_id,
@@ -527,8 +559,125 @@ impl ServerCore {
                 };
                 let txn = prep::prepare(&self.tree, &mut self.pending, &ctx, &request, zxid)
                     .unwrap_or(Txn::Error(ErrorCode::Unimplemented));
-                (session_id, txn)
+                (session_id, xid, txn)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn forwarded_payloads_round_trip() {
+        let all = [
+            Forwarded::CreateSession { timeout_ms: 4000 },
+            Forwarded::CloseSession { xid: 17 },
+            Forwarded::Expire,
+            Forwarded::Request {
+                auth: vec![Id::new("ip", "127.0.0.1"), Id::new("digest", "u:x")],
+                frame: Bytes::from_static(b"\0\0\0\x05\0\0\0\x01body"),
+            },
+        ];
+        for f in all {
+            assert_eq!(Forwarded::decode(&f.encode()), Some(f));
+        }
+        assert_eq!(Forwarded::decode(&[]), None);
+        assert_eq!(Forwarded::decode(&[1, 0, 0]), None);
+        // A huge id count is refused before anything is allocated.
+        assert_eq!(Forwarded::decode(&[4, 0xff, 0xff, 0xff, 0xff]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Some(f) = Forwarded::decode(&bytes) {
+                prop_assert_eq!(Forwarded::decode(&f.encode()), Some(f));
+            }
+        }
+    }
+
+    fn frame(xid: i32, request: &Request) -> Bytes {
+        let mut b = BytesMut::new();
+        RequestHeader::new(xid, request.op_code()).encode(&mut b);
+        request.encode_body(&mut b);
+        b.freeze()
+    }
+
+    fn logged(zxid: i64, session_id: i64, cxid: i32, txn: Txn) -> LoggedTxn {
+        LoggedTxn {
+            zxid,
+            time: 0,
+            session_id,
+            cxid,
+            txn,
+        }
+    }
+
+    #[test]
+    fn a_session_is_answered_in_order_when_its_txns_apply() {
+        let session = 0x0100_0000_0000_0001;
+        let mut core = ServerCore::replicated(super::super::CoreConfig::with_tick(10), 0);
+        let create_session = Txn::CreateSession {
+            session_id: session,
+            timeout_ms: 100,
+        };
+        core.apply_committed(&logged(1, session, 0, create_session), 0);
+        core.open(1, "127.0.0.1:1".parse().unwrap(), 0);
+        let req = zk_proto::ConnectRequest {
+            timeout: 100,
+            session_id: session,
+            passwd: Bytes::copy_from_slice(&core.sessions().password(session)),
+            ..Default::default()
+        };
+        core.connect(1, &req, 0);
+        assert!(matches!(
+            core.take_outputs()[..],
+            [super::super::Output::Connected { .. }]
+        ));
+        let create = Request::Create(zk_proto::CreateRequest {
+            path: "/a".into(),
+            data: None,
+            acl: zk_proto::Acl::open_unsafe(),
+            flags: 0,
+        });
+        let read = Request::Exists(zk_proto::ExistsRequest {
+            path: "/a".into(),
+            watch: false,
+        });
+        core.frame(1, &frame(5, &create), 0);
+        core.frame(1, &frame(6, &read), 0);
+        // Nothing is answered before the leader's txn applies; the read waits behind.
+        assert!(core.take_outputs().is_empty());
+        let forwards = core.take_forwards();
+        let [Forward::Request { payload, .. }] = &forwards[..] else {
+            panic!("one forward: {forwards:?}");
+        };
+        // The leader's side: prepared for zxid 2 with the request's xid.
+        let mut leader = ServerCore::replicated(super::super::CoreConfig::with_tick(10), 0);
+        let (s, cxid, txn) = leader.prepare_forwarded(session, payload, true, 2);
+        assert_eq!((s, cxid), (session, 5));
+        assert!(matches!(&txn, Txn::Create { path, .. } if path == "/a"));
+        // A txn of another request of the session (sent through another member) answers
+        // nothing here.
+        core.apply_committed(&logged(2, session, 4, Txn::Error(ErrorCode::NodeExists)), 0);
+        assert!(core.take_outputs().is_empty());
+        core.apply_committed(&logged(3, session, cxid, txn), 0);
+        let replies: Vec<(i32, ErrorCode)> = core
+            .take_outputs()
+            .into_iter()
+            .filter_map(|o| match o {
+                super::super::Output::Reply { header, .. } => Some((header.xid, header.err)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replies, vec![(5, ErrorCode::Ok), (6, ErrorCode::Ok)]);
+        assert_eq!(core.pending_requests(session), 0);
+        // Garbage from a peer still yields one (failed) txn.
+        let (_, _, garbage) = leader.prepare_forwarded(session, &[4, 0, 0, 0, 0, 1], true, 3);
+        assert_eq!(garbage, Txn::Error(ErrorCode::MarshallingError));
     }
 }

@@ -39,7 +39,9 @@ pub struct MemberConfig {
 }
 
 impl MemberConfig {
-    /// A test configuration: [`ReplicaConfig::fast`] over every id of `peers` as voters, a
+    /// A test configuration: [`ReplicaConfig::fast`] over every id of `peers` as voters (with
+    /// a 150 ms `syncLimit` and 300 ms `initLimit`, so a loaded test machine does not lose its
+    /// leader to a scheduling hiccup; a killed member's connections break at once anyway), a
     /// 10 ms tick, session timeouts between 20 ms and 60 s, and `secret` for session
     /// passwords (give every member the same).
     pub fn fast(
@@ -47,7 +49,9 @@ impl MemberConfig {
         peers: BTreeMap<ServerId, SocketAddr>,
         secret: [u8; 32],
     ) -> MemberConfig {
-        let replica = ReplicaConfig::fast(id, peers.keys().copied());
+        let mut replica = ReplicaConfig::fast(id, peers.keys().copied());
+        replica.sync_limit_ms = 150;
+        replica.init_limit_ms = 300;
         let mut core = CoreConfig::with_tick(replica.tick_ms);
         core.min_session_timeout_ms = 20;
         core.max_session_timeout_ms = 60_000;
@@ -379,7 +383,12 @@ impl Engine for MemberEngine {
                 if self.killed.load(Ordering::SeqCst) {
                     return Err(std::io::Error::other("member killed"));
                 }
-                self.disk.persist(&ops)?;
+                if let Err(e) = self.disk.persist(&ops) {
+                    // As ZooKeeper exits when its log cannot be written: the member stops.
+                    tracing::error!(id = self.member.id(), error = %e, "disk write failed: the member stops");
+                    self.killed.store(true, Ordering::SeqCst);
+                    return Err(e);
+                }
                 self.member.persisted(seq, now);
             }
         }
@@ -394,6 +403,23 @@ impl Engine for MemberEngine {
 
     fn replies_later(&self) -> bool {
         true
+    }
+
+    fn stopped(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    fn role(&self) -> Option<&'static str> {
+        let r = self.member.replica();
+        Some(if self.member.serving() == Serving::No {
+            ""
+        } else if r.established_epoch().is_some() {
+            "leader"
+        } else if r.config().is_observer() {
+            "observer"
+        } else {
+            "follower"
+        })
     }
 
     fn extra(&mut self, msg: MemberMsg, now: i64) {

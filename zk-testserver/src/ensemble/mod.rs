@@ -11,6 +11,8 @@ mod builder;
 mod dir_disk;
 mod disk;
 mod member_node;
+#[cfg(test)]
+mod member_tests;
 mod peer;
 #[cfg(test)]
 mod tests;

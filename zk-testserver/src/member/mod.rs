@@ -235,8 +235,8 @@ impl Member {
             return;
         };
         let live = self.replica.sessions().is_live(session_id);
-        let (session, txn) = self.core.prepare_forwarded(session_id, payload, live, zxid);
-        match self.replica.propose(session, txn, now) {
+        let (session, cxid, txn) = self.core.prepare_forwarded(session_id, payload, live, zxid);
+        match self.replica.propose_request(session, cxid, txn, now) {
             Some(z) if z == zxid => {}
             Some(z) => tracing::error!(zxid, z, "a txn was proposed with another zxid"),
             None => self.core.clear_pending(),

@@ -153,6 +153,9 @@ impl<E: Engine> CoreThread<E> {
             self.engine.tick(now);
             self.stage();
             self.flush();
+            if self.engine.stopped() {
+                return;
+            }
             if let Some(reply) = pause {
                 let _ = reply.send(());
                 if self.paused(&rx) {
@@ -286,6 +289,7 @@ impl<E: Engine> CoreThread<E> {
             asker,
             data_dir_bytes: size,
             log_dir_bytes: size,
+            role: self.engine.role(),
             queued: self
                 .conns
                 .iter()

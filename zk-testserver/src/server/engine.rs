@@ -38,9 +38,18 @@ pub(crate) trait Engine: Send + 'static {
     fn extra(&mut self, msg: crate::ensemble::MemberMsg, now: i64) {
         let _ = (msg, now);
     }
+    /// An ensemble member's role for `srvr`, `stat` and `mntr`; `None` for a standalone server.
+    fn role(&self) -> Option<&'static str> {
+        None
+    }
     /// Bytes in the data directory (for `mntr` and `srvr`).
     fn data_dir_bytes(&self) -> u64 {
         0
+    }
+    /// True once the engine must not run any more (killed, or its disk failed): the thread
+    /// ends without another output.
+    fn stopped(&self) -> bool {
+        false
     }
     /// Called once when the server stops cleanly.
     fn shutdown(&mut self) {}
