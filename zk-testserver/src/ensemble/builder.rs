@@ -97,9 +97,10 @@ impl EnsembleBuilder {
         self
     }
 
-    /// Millisecond replication timeouts (10 ms ticks, a silent leader given up after 50 ms):
-    /// a failover takes tens of milliseconds. The default is ten times slower, which rides out
-    /// a busy machine better.
+    /// Millisecond replication timeouts (10 ms ticks, a silent peer given up after 150 ms): a
+    /// failover after a kill or a cut link takes tens of milliseconds (broken connections are
+    /// noticed at once). The default is ten times slower, which rides out a busy machine
+    /// better.
     pub fn fast_timeouts(mut self) -> Self {
         self.fast = true;
         self
@@ -138,6 +139,9 @@ impl EnsembleBuilder {
         let voters = 1..=self.members as ServerId;
         let observers = self.members as ServerId + 1..=(self.members + self.observers) as ServerId;
         let mut cfg = ReplicaConfig::fast(id, voters).with_observers(observers);
+        // A busy CI machine stalls a process for tens of ms: give a silent peer 150 ms.
+        cfg.sync_limit_ms = 150;
+        cfg.init_limit_ms = 300;
         if !self.fast {
             let f = 10;
             cfg.tick_ms *= f;
