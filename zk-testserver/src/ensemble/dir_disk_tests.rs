@@ -33,6 +33,8 @@ fn txn(epoch: u32, counter: u32) -> LoggedTxn {
         zxid,
         time: 1000 + zxid,
         session_id: 7,
+        // Not kept on disk (only a live member needs it).
+        cxid: 0,
         txn: Txn::Create {
             path: format!("/n{epoch}-{counter}"),
             data: Some(Bytes::from(vec![counter as u8; 100])),
