@@ -4,7 +4,12 @@
 //!   milliseconds, with fault injection (drop connections, expire sessions, restart keeping
 //!   data and sessions, drop a reply after applying its write, hold a session's events) and a
 //!   controllable clock. The same server runs as the
-//!   `zk-testserver` binary, a drop-in for `QuorumPeerMain zoo.cfg` in standalone mode.
+//!   `zk-testserver` binary, a drop-in for `QuorumPeerMain zoo.cfg`, standalone or, with
+//!   `server.N` lines and a `myid` file, as a member of a replicated ensemble.
+//! - [`Ensemble`]: a replicated ensemble of N members (participants and observers) in this
+//!   process, ready when a leader is established, with fault injection (kill, restart from
+//!   disk or empty, partitions, cut and slow links, pause, drop connections, expire sessions,
+//!   drop a reply after applying its write, hold events).
 //! - [`real`]: launches real Apache ZooKeeper (standalone or an ensemble) from the system's
 //!   ZooKeeper jars, for interoperability tests.
 //!
@@ -107,4 +112,5 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
+pub use ensemble::{Ensemble, EnsembleBuilder};
 pub use server::{ClientAuth, ServerError, TestServer, TestServerBuilder, TlsFiles};

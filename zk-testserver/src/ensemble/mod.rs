@@ -7,6 +7,8 @@
 //! [`DurableStore`] for its epochs and log. [`PeerNode`] drives a bare replication core
 //! (no client port) over the same transport.
 
+mod builder;
+mod dir_disk;
 mod disk;
 mod member_node;
 #[cfg(test)]
@@ -17,6 +19,8 @@ mod tests;
 mod transport;
 
 pub use crate::member::Serving;
+pub use builder::{Ensemble, EnsembleBuilder};
+pub use dir_disk::DirDisk;
 pub use disk::{DurableStore, MemoryDisk};
 pub(crate) use member_node::MemberMsg;
 pub use member_node::{MemberConfig, MemberNode, MemberStatus};
