@@ -19,7 +19,8 @@
 //!   candidate knows it leads is kept (Curator `LeaderLatch.await()` returning): median, max;
 //!   closing is zk-client's `Client::close` and, on Curator's side, the Java client's
 //!   `ZooKeeper.close()` on the leader's handle: both send closeSession and wait for its
-//!   reply. How long that call took is shown on its own row;
+//!   reply, in a task (thread) of their own while the candidate is awaited. How long that
+//!   call took is shown on its own row;
 //! - `queue`: one producer client and one consumer client through the at-most-once FIFO
 //!   queue (Curator `DistributedQueue`, the queue with the same `queue-<seq>` layout and item
 //!   encoding, `putInBackground(false)` so both put one item at a time): items/s from the
@@ -32,9 +33,11 @@
 //! that measures inside itself, so JVM start-up and JIT warm-up are not counted. The Rust
 //! side runs on a 2-worker tokio runtime.
 //!
-//! Sizes (environment): `ZKB_MUTEX_PAIRS` (3000), `ZKB_CONTENDED_PAIRS` (per client, 200),
-//! `ZKB_CLIENTS` (10), `ZKB_FAILOVER_ROUNDS` (30), `ZKB_QUEUE_ITEMS` (3000),
-//! `ZKB_CACHE_UPDATES` (2000): about half a minute per server on 2 cores.
+//! Sizes (environment): `ZKB_MUTEX_PAIRS` (2000), `ZKB_CONTENDED_PAIRS` (per client, 150),
+//! `ZKB_CLIENTS` (10), `ZKB_FAILOVER_ROUNDS` (20), `ZKB_QUEUE_ITEMS` (2000),
+//! `ZKB_CACHE_UPDATES` (1500); `ZKB_ROUNDS` (2): rounds of both sides per server, alternating
+//! which goes first (ABBA); the figures are over all rounds, and rates also per round.
+//! About a minute per server on 2 cores. `ZKB_CURATOR=off` runs the zk-recipes side only.
 
 #[path = "../tests/curator/javac.rs"]
 mod javac;
@@ -61,9 +64,11 @@ struct Sizes {
     pairs: usize,
     contended: usize,
     clients: usize,
-    rounds: usize,
+    failovers: usize,
     items: usize,
     updates: usize,
+    /// Rounds of both sides, alternating which goes first (ABBA).
+    rounds: usize,
 }
 
 fn size(var: &str, default: usize) -> usize {
@@ -88,12 +93,13 @@ impl Settings {
             }
         }
         let sizes = Sizes {
-            pairs: size("ZKB_MUTEX_PAIRS", 3000).max(1),
-            contended: size("ZKB_CONTENDED_PAIRS", 200).max(1),
+            pairs: size("ZKB_MUTEX_PAIRS", 2000).max(1),
+            contended: size("ZKB_CONTENDED_PAIRS", 150).max(1),
             clients: size("ZKB_CLIENTS", 10).max(1),
-            rounds: size("ZKB_FAILOVER_ROUNDS", 30).max(1),
-            items: size("ZKB_QUEUE_ITEMS", 3000).max(1),
-            updates: size("ZKB_CACHE_UPDATES", 2000).max(1),
+            failovers: size("ZKB_FAILOVER_ROUNDS", 20).max(1),
+            items: size("ZKB_QUEUE_ITEMS", 2000).max(1),
+            updates: size("ZKB_CACHE_UPDATES", 1500).max(1),
+            rounds: size("ZKB_ROUNDS", 2).max(1),
         };
         Settings { servers, sizes }
     }
@@ -257,13 +263,17 @@ async fn failover(connect_string: &str, path: &str, rounds: usize) -> (Sample, S
             }
         })
         .await;
+        // The close runs as its own task, so the candidate's wait is not held up by it.
         let t = Instant::now();
-        doomed.close().await.expect("close the leader's client");
-        let closed = t.elapsed();
+        let closing = tokio::spawn(async move {
+            doomed.close().await.expect("close the leader's client");
+            t.elapsed()
+        });
         within(20, "failover", next.wait_leader())
             .await
             .expect("candidate leads");
         let took = t.elapsed();
+        let closed = within(20, "close", closing).await.expect("close task");
         if round > 0 {
             latencies.push(nanos(took));
             closes.push(nanos(closed));
@@ -368,7 +378,7 @@ async fn ours(connect_string: String, root: String, s: Sizes) -> HashMap<String,
         "mutex10".into(),
         mutex10(c, &format!("{root}/mutex10"), s.clients, s.contended).await,
     );
-    let (failovers, closes) = failover(c, &format!("{root}/failover"), s.rounds).await;
+    let (failovers, closes) = failover(c, &format!("{root}/failover"), s.failovers).await;
     out.insert("failover".into(), failovers);
     out.insert("failover-close".into(), closes);
     out.insert(
@@ -402,7 +412,7 @@ fn curator(classes: &Path, connect_string: &str, root: &str, s: &Sizes) -> HashM
                 s.pairs,
                 s.contended,
                 s.clients,
-                s.rounds,
+                s.failovers,
                 s.items,
                 s.updates,
             ]
@@ -456,9 +466,41 @@ struct Row {
     metric: &'static str,
     ours: f64,
     curator: Option<f64>,
+    /// For rates: each round's figure, ours then Curator's.
+    note: String,
 }
 
-fn rows(ours: &HashMap<String, Sample>, curator: Option<&HashMap<String, Sample>>) -> Vec<Row> {
+/// One side's figures of every round.
+type Rounds = Vec<HashMap<String, Sample>>;
+
+/// The rounds' samples of each workload together.
+fn merged(rounds: &Rounds) -> HashMap<String, Sample> {
+    let mut out: HashMap<String, Sample> = HashMap::new();
+    for round in rounds {
+        for (name, sample) in round {
+            let all = out.entry(name.clone()).or_default();
+            all.count += sample.count;
+            all.elapsed += sample.elapsed;
+            all.latencies.extend(&sample.latencies);
+        }
+    }
+    out
+}
+
+/// Each round's rate of `name`, as `a/b`.
+fn round_rates(rounds: &Rounds, name: &str) -> String {
+    rounds
+        .iter()
+        .filter_map(|r| r.get(name))
+        .map(|s| format!("{:.0}", s.per_sec()))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn rows(mine: &Rounds, theirs: Option<&Rounds>) -> Vec<Row> {
+    let ours = merged(mine);
+    let curator = theirs.map(merged);
+    let curator = curator.as_ref();
     type Metric = fn(&Sample) -> f64;
     let per_sec: Metric = Sample::per_sec;
     let p50: Metric = |s| s.percentile_us(50.0);
@@ -486,7 +528,7 @@ fn rows(ours: &HashMap<String, Sample>, curator: Option<&HashMap<String, Sample>
         (mutex10, "pair p99 µs", "mutex10", "mutex10", p99),
         (failover, "median ms", "failover", "failover", median_ms),
         (failover, "max ms", "failover", "failover", max_ms),
-        ("… of which the leader's close() call", "median ms", "failover-close", "failover-close", median_ms),
+        ("the leader's close() call (concurrent)", "median ms", "failover-close", "failover-close", median_ms),
         (queue, "items/s ↑", "queue", "queue", per_sec),
         (node, "p50 µs", "nodecache", "nodecache", p50),
         (node, "p99 µs", "nodecache", "nodecache", p99),
@@ -495,11 +537,20 @@ fn rows(ours: &HashMap<String, Sample>, curator: Option<&HashMap<String, Sample>
     ];
     table
         .iter()
-        .map(|&(workload, metric, mine, theirs, f)| Row {
+        .map(|&(workload, metric, name, their_name, f)| Row {
             workload,
             metric,
-            ours: f(&ours[mine]),
-            curator: curator.and_then(|c| c.get(theirs)).map(f),
+            ours: f(&ours[name]),
+            curator: curator.and_then(|c| c.get(their_name)).map(f),
+            note: if metric.ends_with('↑') {
+                format!(
+                    "rounds: {} vs {}",
+                    round_rates(mine, name),
+                    theirs.map_or("n/a".into(), |t| round_rates(t, their_name))
+                )
+            } else {
+                String::new()
+            },
         })
         .collect()
 }
@@ -508,20 +559,21 @@ fn print_table(server: &str, rows: &[Row]) {
     println!();
     println!("### {server}");
     println!();
-    println!("| workload | metric | zk-recipes | Curator 5.4 | zk-recipes/Curator |");
-    println!("|---|---|---:|---:|---:|");
+    println!("| workload | metric | zk-recipes | Curator 5.4 | zk-recipes/Curator | note |");
+    println!("|---|---|---:|---:|---:|---|");
     for r in rows {
         let (curator, ratio) = match r.curator {
             Some(c) => (fmt_num(c), format!("{:.2}", r.ours / c)),
             None => ("n/a".into(), String::new()),
         };
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             r.workload,
             r.metric,
             fmt_num(r.ours),
             curator,
-            ratio
+            ratio,
+            r.note
         );
     }
     println!("\n(↑: higher is better; the other metrics are times, lower is better)");
@@ -548,11 +600,28 @@ fn bench_server(title: &str, connect_string: &str, classes: Option<&Path>, s: &S
         .enable_all()
         .build()
         .expect("recipes runtime");
-    let mine = runtime.block_on(ours(connect_string.to_string(), format!("{root}/rust"), *s));
+    let mut mine = Rounds::new();
+    let mut theirs = Rounds::new();
+    for round in 0..s.rounds {
+        // ABBA: alternate which side goes first.
+        let sides = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
+        for ours_now in sides {
+            if ours_now {
+                let root = format!("{root}/rust-{round}");
+                mine.push(runtime.block_on(ours(connect_string.to_string(), root, *s)));
+            } else if let Some(classes) = classes {
+                let root = format!("{root}/curator-{round}");
+                theirs.push(curator(classes, connect_string, &root, s));
+            }
+        }
+    }
     drop(runtime);
-    let theirs =
-        classes.map(|classes| curator(classes, connect_string, &format!("{root}/curator"), s));
-    print_table(title, &rows(&mine, theirs.as_ref()));
+    let theirs = classes.is_some().then_some(&theirs);
+    print_table(title, &rows(&mine, theirs));
 }
 
 fn main() {
@@ -570,15 +639,21 @@ fn main() {
     );
     println!(
         "settings: {} uncontended pairs, {} clients × {} contended pairs, {} failover rounds, \
-         {} queue items, {} cache updates (each after an untimed warm-up)",
+         {} queue items, {} cache updates (each after an untimed warm-up); {} rounds (ABBA)",
         settings.sizes.pairs,
         settings.sizes.clients,
         settings.sizes.contended,
-        settings.sizes.rounds,
+        settings.sizes.failovers,
         settings.sizes.items,
-        settings.sizes.updates
+        settings.sizes.updates,
+        settings.sizes.rounds
     );
-    let classes: Option<PathBuf> = javac::compile("benches/curator/CuratorBench.java");
+    let classes: Option<PathBuf> = if std::env::var("ZKB_CURATOR").is_ok_and(|v| v == "off") {
+        println!("(ZKB_CURATOR=off: Curator's column is n/a)");
+        None
+    } else {
+        javac::compile("benches/curator/CuratorBench.java")
+    };
     if classes.is_none() {
         println!("(Curator or a JDK is not installed here: Curator's column is n/a)");
     }
