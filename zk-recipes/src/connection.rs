@@ -26,7 +26,7 @@
 //! A recipe task keeps a [`ConnectionMonitor`] and `select!`s on [`ConnectionMonitor::next`]
 //! beside its own work:
 //!
-//! ```no_run
+//! ```
 //! use zk_recipes::connection::{ConnectionMonitor, ConnectionPolicy, OwnershipChange};
 //!
 //! # async fn demo(client: zk_client::Client, work: impl std::future::Future<Output = ()>) {
@@ -41,6 +41,13 @@
 //!         },
 //!     }
 //! }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     let server = zk_testserver::TestServer::builder().start().await.unwrap();
+//! #     let client = zk_client::Client::connect(&server.connect_string()).await.unwrap();
+//! #     let reader = client.clone();
+//! #     demo(client, async move { reader.exists("/").await.unwrap(); }).await;
 //! # }
 //! ```
 

@@ -268,6 +268,9 @@ async fn contend(
                 guaranteed_delete(client, &node.path, node.session).await;
             }
         }
+        // Whether the node was created (or adopted) just now: its Stat then comes from this
+        // session's own create, read before the listing below.
+        let fresh = own.is_none();
         let node = match own {
             Some(node) => node.clone(),
             None => {
@@ -301,7 +304,16 @@ async fn contend(
         };
         match (c.predicate)(&children, index) {
             Decision::Acquired => {
-                // Ownership is `ephemeralOwner == our session`, read now (CURATOR-604).
+                // Ownership is `ephemeralOwner == our session` (CURATOR-604). A node created
+                // in this pass carries it in its create's Stat, and the listing that showed
+                // it first ran after the create in the same session, so it is read already;
+                // a node carried over from an earlier pass is read again now.
+                if fresh
+                    && node.stat.ephemeral_owner == node.session.0
+                    && client.session_id() == node.session
+                {
+                    return Ok(node);
+                }
                 match client.exists(&node.path).await {
                     Ok(Some(stat))
                         if stat.ephemeral_owner == node.session.0

@@ -21,6 +21,10 @@ pub(crate) struct Core {
     /// Items of an already-deleted node not handed out yet (a node can hold several items
     /// when a Curator producer used `putMulti`). A std mutex: held only to push or pop.
     pub(crate) buffer: Mutex<VecDeque<Bytes>>,
+    /// FIFO only: the names after the one taken in the last listing, oldest first, tried
+    /// before the queue is listed again (see [`Core::take_listed`]). A std mutex: held
+    /// only to pop or replace.
+    listed: Mutex<VecDeque<String>>,
     prepared: tokio::sync::OnceCell<()>,
 }
 
@@ -58,6 +62,7 @@ impl Core {
             kind,
             lock_path: lock_path.map(str::to_string),
             buffer: Mutex::new(VecDeque::new()),
+            listed: Mutex::new(VecDeque::new()),
             prepared: tokio::sync::OnceCell::new(),
         }))
     }
@@ -110,16 +115,38 @@ impl Core {
             return Ok(Some(item));
         }
         self.prepare().await?;
-        let taken = self
-            .wait_for(deadline, |names, _| async move {
-                self.delete_first(names).await
-            })
-            .await?;
+        let taken = match self.take_listed().await? {
+            Some(items) => Some(items),
+            None => {
+                self.wait_for(deadline, |names, _| async move {
+                    self.delete_first(names).await
+                })
+                .await?
+            }
+        };
         Ok(taken.and_then(|mut items| {
             let first = items.pop_front();
             self.buffer.lock().expect("queue buffer").extend(items);
             first
         }))
+    }
+
+    /// FIFO only: takes the oldest name left from the last listing without listing the
+    /// queue again, as Curator's `DistributedQueue` works through one listing. Items put
+    /// since then have higher sequence numbers, so the order stays FIFO. The first miss (a
+    /// rival consumer took the item, or it is unreadable) drops the names: the caller lists
+    /// again, so a contended queue costs no more round trips than before. Without this, a
+    /// backlog of n items cost O(n) bytes of listing per take, O(n²) to drain.
+    async fn take_listed(&self) -> Result<Option<VecDeque<Bytes>>> {
+        let next = self.listed.lock().expect("queue listing").pop_front();
+        let Some(name) = next else {
+            return Ok(None);
+        };
+        let taken = self.delete_one(&name).await?;
+        if taken.is_none() {
+            self.listed.lock().expect("queue listing").clear();
+        }
+        Ok(taken)
     }
 
     /// Claims one item under a lock (locking queue).
@@ -179,41 +206,56 @@ impl Core {
         }
     }
 
-    /// At-most-once: delete the first item we can, with the version we read.
+    /// At-most-once: delete the first item we can, with the version we read. A FIFO queue
+    /// keeps the names after it for [`Core::take_listed`].
     async fn delete_first(&self, names: Vec<String>) -> Result<Scan<VecDeque<Bytes>>> {
         let now = format::epoch_ms(SystemTime::now());
-        for name in names {
+        let mut names = names.into_iter();
+        while let Some(name) = names.next() {
             if self.kind == Kind::Delay {
                 let due = format::delay_epoch(&name);
                 if due > now {
                     return Ok(Scan::Empty(Some(due)));
                 }
             }
-            let path = zk_proto::path::join(&self.path, &name);
-            let (data, stat) = match retry(&self.client, || self.client.get_data(&path)).await {
-                Ok(found) => found,
-                Err(ClientError::NoNode) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            match self.client.delete(&path, Some(stat.version)).await {
-                Ok(()) => {
-                    tracing::trace!(queue = %self.path, %name, "took");
-                    return Ok(Scan::Took(format::decode(&data).into()));
+            if let Some(items) = self.delete_one(&name).await? {
+                if self.kind == Kind::Fifo {
+                    *self.listed.lock().expect("queue listing") = names.collect();
                 }
-                Err(ClientError::NoNode) | Err(ClientError::BadVersion) => continue,
-                Err(e) if e.is_retryable() => {
-                    // The reply is lost. If the node is still there the delete did not
-                    // apply (a session's requests apply in order); if it is gone, we cannot
-                    // tell who deleted it, and an at-most-once queue must not deliver it.
-                    let still_there = retry(&self.client, || self.client.exists(&path)).await?;
-                    if still_there.is_none() {
-                        tracing::warn!(queue = %self.path, %name, "delete reply lost: item dropped (at most once)");
-                    }
-                }
-                Err(e) => return Err(e.into()),
+                return Ok(Scan::Took(items));
             }
         }
         Ok(Scan::Empty(None))
+    }
+
+    /// At-most-once: reads the item `name` and deletes it with the version read; `None` if
+    /// it is gone, a rival consumer took it first, or the delete's reply was lost (then the
+    /// item may be gone unseen: at most once).
+    async fn delete_one(&self, name: &str) -> Result<Option<VecDeque<Bytes>>> {
+        let path = zk_proto::path::join(&self.path, name);
+        let (data, stat) = match retry(&self.client, || self.client.get_data(&path)).await {
+            Ok(found) => found,
+            Err(ClientError::NoNode) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match self.client.delete(&path, Some(stat.version)).await {
+            Ok(()) => {
+                tracing::trace!(queue = %self.path, %name, "took");
+                Ok(Some(format::decode(&data).into()))
+            }
+            Err(ClientError::NoNode) | Err(ClientError::BadVersion) => Ok(None),
+            Err(e) if e.is_retryable() => {
+                // The reply is lost. If the node is still there the delete did not apply (a
+                // session's requests apply in order); if it is gone, we cannot tell who
+                // deleted it, and an at-most-once queue must not deliver it.
+                let still_there = retry(&self.client, || self.client.exists(&path)).await?;
+                if still_there.is_none() {
+                    tracing::warn!(queue = %self.path, %name, "delete reply lost: item dropped (at most once)");
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// At-least-once: lock the first unlocked item (`L/<name>` EPHEMERAL holding a token).

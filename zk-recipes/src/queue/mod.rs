@@ -10,7 +10,10 @@
 //!
 //! Items are PERSISTENT_SEQUENTIAL nodes whose data is Curator's item encoding (see
 //! `format.rs`), so Curator producers and consumers can share a queue with these types.
-//! ZooKeeper is a modest queue (Curator TN4): every take lists the queue node's children.
+//! ZooKeeper is a modest queue (Curator TN4): a take lists the queue node's children. A
+//! [`Queue`] consumer then works through that listing, oldest first, as Curator's does (items
+//! put later sort after it), and lists again when it is used up or a rival took an item
+//! from it; the other queues list on every take, since a later item may come first.
 //!
 //! **At most once** (`take`): the consumer reads the first item and deletes it with the
 //! version it read; only the consumer whose delete succeeds gets the item, so no item is

@@ -9,8 +9,6 @@
 //          ephemeral <path>/leader (NodeExists = two leaders: prints OVERLAP), print LEAD,
 //          hold it briefly, delete it and close the latch.
 //   count: <count> increments of SharedCount <path>/count by compare-and-set.
-//   bench: <count> uncontended acquire/release pairs of InterProcessMutex <path>/lock after
-//          20 warm-up pairs; prints RATE <pairs per second>.
 // Prints READY once connected and DONE <id> at the end; exits 1 on any error.
 
 import java.nio.charset.StandardCharsets;
@@ -46,7 +44,6 @@ public class CuratorWorker {
                 case "mutex": mutex(client, path, id, count); break;
                 case "latch": latch(client, path, id, count); break;
                 case "count": count(client, path, count); break;
-                case "bench": bench(client, path, count); break;
                 default: throw new IllegalArgumentException(mode);
             }
         } finally {
@@ -95,21 +92,6 @@ public class CuratorWorker {
             client.delete().forPath(path + "/leader");
             latch.close();
         }
-    }
-
-    static void bench(CuratorFramework client, String path, int count) throws Exception {
-        InterProcessMutex mutex = new InterProcessMutex(client, path + "/lock");
-        for (int i = 0; i < 20; i++) {
-            mutex.acquire();
-            mutex.release();
-        }
-        long start = System.nanoTime();
-        for (int i = 0; i < count; i++) {
-            mutex.acquire();
-            mutex.release();
-        }
-        double seconds = (System.nanoTime() - start) / 1e9;
-        System.out.println("RATE " + (count / seconds));
     }
 
     static void count(CuratorFramework client, String path, int increments) throws Exception {

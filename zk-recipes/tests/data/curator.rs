@@ -22,7 +22,7 @@ use javac::classpath;
 fn worker_classes() -> Option<PathBuf> {
     static CLASSES: OnceLock<Option<PathBuf>> = OnceLock::new();
     CLASSES
-        .get_or_init(|| javac::compile("CuratorDataWorker"))
+        .get_or_init(|| javac::compile("tests/curator/CuratorDataWorker.java"))
         .clone()
 }
 

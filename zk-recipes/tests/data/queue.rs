@@ -65,6 +65,40 @@ async fn fifo_queue_layout_order_and_timeouts() {
     assert_eq!(queue.take().await.unwrap(), &b"raw"[..]);
 }
 
+/// A FIFO consumer works through one listing (no listing per take) and still hands items out
+/// in order, beside items put meanwhile and a rival consumer taking some of the listed ones.
+#[tokio::test]
+async fn fifo_takes_work_through_one_listing_in_order_beside_a_rival() {
+    if !support::available() {
+        return;
+    }
+    let cluster = shared();
+    let a = support::connect(&cluster).await;
+    let b = support::connect(&cluster).await;
+    let path = unique_path("queue-listing");
+    let mine = Queue::new(&a, &path).unwrap();
+    let rival = Queue::new(&b, &path).unwrap();
+    for i in 0..5 {
+        mine.put(format!("item-{i}").as_bytes()).await.unwrap();
+    }
+    // The first take lists items 0-4 and keeps 1-4 for the next takes.
+    assert_eq!(mine.take().await.unwrap(), &b"item-0"[..]);
+    // An item put meanwhile comes after the listed ones.
+    mine.put(b"item-5").await.unwrap();
+    assert_eq!(mine.take().await.unwrap(), &b"item-1"[..]);
+    // The rival takes the next two listed items; our miss on item 2 makes us list again.
+    assert_eq!(rival.take().await.unwrap(), &b"item-2"[..]);
+    assert_eq!(rival.take().await.unwrap(), &b"item-3"[..]);
+    rival.put(b"item-6").await.unwrap();
+    for i in 4..7 {
+        assert_eq!(mine.take().await.unwrap(), format!("item-{i}").as_bytes());
+    }
+    assert_eq!(mine.try_take().await.unwrap(), None);
+    // The rival's remaining names are all taken: it finds nothing rather than a stale item.
+    assert_eq!(rival.try_take().await.unwrap(), None);
+    assert_eq!(mine.len().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn priority_and_delay_queues() {
     if !support::available() {

@@ -23,7 +23,7 @@ use javac::classpath;
 pub fn worker_classes() -> Option<PathBuf> {
     static CLASSES: OnceLock<Option<PathBuf>> = OnceLock::new();
     CLASSES
-        .get_or_init(|| javac::compile("CuratorWorker"))
+        .get_or_init(|| javac::compile("tests/curator/CuratorWorker.java"))
         .clone()
 }
 

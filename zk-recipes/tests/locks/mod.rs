@@ -1,6 +1,5 @@
 //! Test bodies shared by `locks_real.rs` and `locks_rust_server.rs`, and their helpers.
 
-mod bench;
 mod chaos;
 mod connection;
 mod curator;

@@ -308,3 +308,47 @@ async fn one_node_left(client: &zk_client::Client, dir: &str) {
     })
     .await;
 }
+
+/// The requests zk-testserver has received from sessions (`Received:` of `srvr`).
+async fn requests_received(server: &zk_testserver::TestServer) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    stream.write_all(b"srvr").await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    reply
+        .lines()
+        .find_map(|l| l.strip_prefix("Received: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Received line in {reply:?}"))
+}
+
+/// An uncontended acquire+release costs create, getChildren and delete, as Curator's: the
+/// ownership of a node created in the same pass is not read again (the create's Stat has it).
+#[tokio::test]
+async fn an_uncontended_pair_costs_three_requests() {
+    if crate::SERVER != crate::support::ServerKind::Rust {
+        return; // counted on a dedicated zk-testserver
+    }
+    let server = zk_testserver::TestServer::builder().start().await.unwrap();
+    let client = zk_client::Client::connect(&server.connect_string())
+        .await
+        .unwrap();
+    let mutex = Mutex::new(&client, "/pairs").unwrap();
+    // The first pair also creates the container.
+    mutex.acquire().await.unwrap().release().await;
+    let pairs = 20;
+    let before = requests_received(&server).await;
+    for _ in 0..pairs {
+        let guard = within(10, "acquire", mutex.acquire()).await.unwrap();
+        assert!(guard.token().czxid() > 0);
+        assert_eq!(guard.token().session(), client.session_id());
+        guard.release().await;
+    }
+    let requests = requests_received(&server).await - before;
+    // A ping may fall into the window.
+    assert!(
+        (3 * pairs..=3 * pairs + 2).contains(&requests),
+        "{requests} requests for {pairs} pairs"
+    );
+}
