@@ -19,11 +19,18 @@
 //! the in-process server's, so it also counts helper threads such as the `async-io` reactor
 //! thread `zookeeper-client` drives its sockets with. No libc needed.
 //!
-//! Knobs (environment): `ZKB_SERVERS=real,test`, `ZKB_CLIENTS=ours,peer`,
+//! Knobs (environment): `ZKB_SERVERS=real,test` (empty for none), `ZKB_CONNECT=host:port`
+//! (also bench a server started outside this process, e.g. `zk-testserver zoo.cfg`, so
+//! that an instruction count of this process is the clients' alone), `ZKB_CLIENTS=ours,peer`
+//! (only the named clients connect),
 //! `ZKB_WORKLOADS=seq-get,seq-set,get,set,create`, `ZKB_DEPTHS=64,1024`, `ZKB_SECS` (seconds
 //! per pipelined run, default 1.0), `ZKB_OPS` (a fixed number of ops per pipelined run instead
 //! of a duration, for instruction counts under `valgrind --tool=callgrind`), `ZKB_SEQ`
 //! (sequential ops per run, default 3000), `ZKB_ROUNDS` (default 2).
+//!
+//! Each run also prints the clients' voluntary context switches per op (sleeps, mostly in
+//! `epoll_wait`). System calls per op: run the bench under `perf stat -e
+//! raw_syscalls:sys_enter` with `ZKB_CONNECT` (so that only client threads are counted).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -104,8 +111,38 @@ impl Settings {
 
 // ----- CPU accounting ------------------------------------------------------------------------
 
-/// On-CPU nanoseconds of every live thread of this process, except the in-process server's.
-fn client_cpu() -> HashMap<u32, u64> {
+/// What one thread has used so far: on-CPU time and voluntary context switches (each one a
+/// sleep in `epoll_wait` or on a lock; `/proc/self/task/<tid>/status`).
+#[derive(Debug, Default, Clone, Copy)]
+struct Usage {
+    cpu_ns: u64,
+    switches: u64,
+}
+
+impl Usage {
+    fn since(self, before: Usage) -> Usage {
+        Usage {
+            cpu_ns: self.cpu_ns.saturating_sub(before.cpu_ns),
+            switches: self.switches.saturating_sub(before.switches),
+        }
+    }
+
+    fn add(&mut self, other: Usage) {
+        self.cpu_ns += other.cpu_ns;
+        self.switches += other.switches;
+    }
+}
+
+/// The value of the line `key` (`key: value` or `key:\tvalue`) of a `/proc` file.
+fn proc_field(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The usage of every live thread of this process, except the in-process server's.
+fn client_cpu() -> HashMap<u32, Usage> {
     let mut out = HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
@@ -119,21 +156,29 @@ fn client_cpu() -> HashMap<u32, u64> {
         if comm.starts_with(SERVER_THREAD_PREFIX) {
             continue;
         }
-        let ns = std::fs::read_to_string(dir.join("schedstat"))
+        let cpu_ns = std::fs::read_to_string(dir.join("schedstat"))
             .ok()
             .and_then(|s| s.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        out.insert(tid, ns);
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        out.insert(
+            tid,
+            Usage {
+                cpu_ns,
+                switches: proc_field(&status, "voluntary_ctxt_switches"),
+            },
+        );
     }
     out
 }
 
-/// CPU nanoseconds used since `before` by the threads alive now (new ones count from zero).
-fn cpu_since(before: &HashMap<u32, u64>) -> u64 {
-    client_cpu()
-        .iter()
-        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
-        .sum()
+/// What the threads alive now used since `before` (new ones count from zero).
+fn cpu_since(before: &HashMap<u32, Usage>) -> Usage {
+    let mut total = Usage::default();
+    for (tid, now) in client_cpu() {
+        total.add(now.since(before.get(&tid).copied().unwrap_or_default()));
+    }
+    total
 }
 
 // ----- the two clients behind one interface --------------------------------------------------
@@ -249,7 +294,7 @@ enum Kind {
 struct Sample {
     ops: u64,
     elapsed: Duration,
-    cpu_ns: u64,
+    usage: Usage,
     /// Per-op latencies in nanoseconds (sequential runs only).
     latencies: Vec<u64>,
 }
@@ -284,7 +329,7 @@ async fn sequential(c: &impl Bench, kind: Kind, ops: usize, fx: &Fixture) -> Sam
     Sample {
         ops: ops as u64,
         elapsed,
-        cpu_ns: cpu_since(&cpu),
+        usage: cpu_since(&cpu),
         latencies,
     }
 }
@@ -337,7 +382,7 @@ async fn pipelined(
         }
     }
     let elapsed = start.elapsed();
-    let cpu_ns = cpu_since(&cpu);
+    let usage = cpu_since(&cpu);
     if kind == Kind::Create {
         // Cleanup, untimed.
         let mut deletes = FuturesUnordered::new();
@@ -352,7 +397,7 @@ async fn pipelined(
     Sample {
         ops: done,
         elapsed,
-        cpu_ns,
+        usage,
         latencies: Vec::new(),
     }
 }
@@ -391,7 +436,7 @@ impl Cell {
 
     fn cpu_us_per_op(&self) -> f64 {
         let ops: u64 = self.samples.iter().map(|s| s.ops).sum();
-        let ns: u64 = self.samples.iter().map(|s| s.cpu_ns).sum();
+        let ns: u64 = self.samples.iter().map(|s| s.usage.cpu_ns).sum();
         ns as f64 / 1000.0 / ops as f64
     }
 
@@ -471,17 +516,11 @@ fn fmt_num(v: f64) -> String {
 // ----- driving -------------------------------------------------------------------------------
 
 async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
-    let ours = Ours {
-        client: zk_client::Client::connect(connect)
-            .await
-            .expect("zk-client connects"),
-        persistent: zk_client::CreateOptions::new(zk_client::CreateMode::Persistent),
-    };
-    let peer = Peer {
-        client: zookeeper_client::Client::connect(connect)
-            .await
-            .expect("zookeeper-client connects"),
-    };
+    let persistent = zk_client::CreateOptions::new(zk_client::CreateMode::Persistent);
+    // Nodes are made and removed on a session of their own, so that only the clients of
+    // `ZKB_CLIENTS` are connected while the workloads run.
+    // Built before any session exists: under valgrind this takes seconds, and a session
+    // task starved that long (one runtime thread) would lose its connection.
     let fx = Fixture {
         data: vec![b'x'; PAYLOAD],
         small: vec![b'y'; CREATE_PAYLOAD],
@@ -489,16 +528,37 @@ async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
             .map(|i| format!("{CREATE_PARENT}/n{i:07}"))
             .collect(),
     };
+    let admin = zk_client::Client::connect(connect)
+        .await
+        .expect("zk-client connects");
     for path in [ROOT, NODE, CREATE_PARENT] {
-        match ours.client.create(path, &fx.data, &ours.persistent).await {
+        match admin.create(path, &fx.data, &persistent).await {
             Ok(_) | Err(zk_client::Error::NodeExists) => {}
             Err(e) => panic!("creating {path}: {e}"),
         }
     }
-    ours.client
+    admin
         .set_data(NODE, &fx.data, None)
         .await
         .expect("set the node");
+    admin.close().await.expect("close");
+    let ours = match s.clients.contains(&Which::Ours) {
+        true => Some(Ours {
+            client: zk_client::Client::connect(connect)
+                .await
+                .expect("zk-client connects"),
+            persistent: persistent.clone(),
+        }),
+        false => None,
+    };
+    let peer = match s.clients.contains(&Which::Peer) {
+        true => Some(Peer {
+            client: zookeeper_client::Client::connect(connect)
+                .await
+                .expect("zookeeper-client connects"),
+        }),
+        false => None,
+    };
 
     let mut rows = Vec::new();
     for workload in &s.workloads {
@@ -517,14 +577,22 @@ async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
                 }
                 for which in order {
                     let sample = match which {
-                        Which::Ours => run_one(&ours, workload, depth, s, &fx).await,
-                        Which::Peer => run_one(&peer, workload, depth, s, &fx).await,
+                        Which::Ours => {
+                            let ours = ours.as_ref().expect("connected when selected");
+                            run_one(ours, workload, depth, s, &fx).await
+                        }
+                        Which::Peer => {
+                            let peer = peer.as_ref().expect("connected when selected");
+                            run_one(peer, workload, depth, s, &fx).await
+                        }
                     };
+                    let per_op = |n: u64| n as f64 / sample.ops as f64;
                     eprintln!(
-                        "  {workload:<8} depth {depth:>4} {:<16} round {round}: {:>8.0} ops/s, {:>6.2} µs CPU/op",
+                        "  {workload:<8} depth {depth:>4} {:<16} round {round}: {:>8.0} ops/s, {:>6.2} µs CPU/op, {:.3} sleeps/op",
                         which.name(),
                         sample.ops as f64 / sample.elapsed.as_secs_f64(),
-                        sample.cpu_ns as f64 / 1000.0 / sample.ops as f64,
+                        per_op(sample.usage.cpu_ns) / 1000.0,
+                        per_op(sample.usage.switches),
                     );
                     cells.entry(which.name()).or_default().samples.push(sample);
                 }
@@ -581,11 +649,17 @@ async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
             }
         }
     }
-    let _ = peer.client.delete(NODE, None).await;
-    let _ = peer.client.delete(CREATE_PARENT, None).await;
-    let _ = peer.client.delete(ROOT, None).await;
-    ours.client.close().await.expect("close");
+    if let Some(ours) = ours {
+        ours.client.close().await.expect("close");
+    }
     drop(peer);
+    let admin = zk_client::Client::connect(connect)
+        .await
+        .expect("zk-client connects");
+    for path in [NODE, CREATE_PARENT, ROOT] {
+        let _ = admin.delete(path, None).await;
+    }
+    admin.close().await.expect("close");
     rows
 }
 
@@ -624,6 +698,14 @@ fn main() {
         "settings: pipelined runs {:?}, {} sequential ops per run, {} rounds (ABBA), clients on one current-thread runtime",
         settings.pipelined_for, settings.seq_ops, settings.rounds
     );
+
+    if let Ok(connect) = std::env::var("ZKB_CONNECT") {
+        // A server run outside this process: every thread here is the client's.
+        let s = settings.clone();
+        let label = format!("server at {connect} (ZKB_CONNECT)");
+        let rows = on_client_thread(async move { bench_server(&connect, &s).await });
+        print_table(&label, &rows);
+    }
 
     if settings.servers.iter().any(|s| s == "real") {
         if !zk_testserver::real::real_zookeeper_available() {

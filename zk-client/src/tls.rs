@@ -10,6 +10,8 @@ use tokio_rustls::client::TlsStream;
 
 use crate::error::{ArgumentError, Error, Result};
 
+mod client_cert;
+
 /// TLS settings for [`ClientBuilder::tls`](crate::ClientBuilder::tls).
 ///
 /// Servers are verified against the given CA certificates only (no system roots), and their
@@ -41,7 +43,9 @@ impl TlsConfig {
     }
 
     /// Presents a client certificate chain (PEM) with its private key (PEM: PKCS#8, PKCS#1 or
-    /// SEC1), for servers with `ssl.clientAuth=need`.
+    /// SEC1), for servers with `ssl.clientAuth=need`. X.509 version 1 certificates are
+    /// presented too (real ZooKeeper accepts them from a trusted CA; rustls's own loader
+    /// refuses them).
     pub fn with_client_cert(
         mut self,
         cert_pem: impl Into<Vec<u8>>,
@@ -71,7 +75,7 @@ impl TlsConfig {
             roots.add(cert).map_err(|_| bad("invalid CA certificate"))?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|_| bad("no usable TLS protocol version"))?
             .with_root_certificates(roots);
@@ -86,9 +90,9 @@ impl TlsConfig {
                     rustls_pemfile::private_key(&mut key_pem.as_slice())
                         .map_err(|_| bad("unreadable client key PEM"))?
                         .ok_or_else(|| bad("no private key in the client key PEM"))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|_| bad("client certificate and key do not match"))?
+                let resolver =
+                    client_cert::resolver(chain, key, &provider).map_err(|e| bad(e.reason()))?;
+                builder.with_client_cert_resolver(resolver)
             }
         };
         Ok(TlsConnector {

@@ -18,4 +18,5 @@ mod protected;
 mod retry;
 mod session;
 mod tls;
+mod tls_v1;
 mod watches;

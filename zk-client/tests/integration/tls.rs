@@ -52,6 +52,7 @@ async fn tls_connection_with_explicit_ca() {
             port,
             key_and_chain: server_file,
             ca: ca_file,
+            client_auth: false,
         }),
         ..ServerOptions::default()
     };

@@ -74,15 +74,18 @@ pub struct ServerOptions {
     pub container_check_ms: Option<u32>,
 }
 
-/// A TLS client port (`secureClientPort`) without client authentication.
+/// A TLS client port (`secureClientPort`).
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
     /// The port to serve TLS on.
     pub port: u16,
     /// The server's private key followed by its certificate chain (PEM).
     pub key_and_chain: PathBuf,
-    /// The CA certificate (PEM).
+    /// The CA certificate (PEM); with `client_auth`, also the CA of client certificates.
     pub ca: PathBuf,
+    /// Whether clients must present a certificate (`ssl.clientAuth=need`), which makes
+    /// their subject an `x509` identity; otherwise `none`.
+    pub client_auth: bool,
 }
 
 /// The super user's password on every server.

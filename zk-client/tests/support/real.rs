@@ -68,7 +68,10 @@ pub(super) fn launch(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
             "ssl.keyStore.type=PEM".into(),
             format!("ssl.trustStore.location={}", tls.ca.display()),
             "ssl.trustStore.type=PEM".into(),
-            "ssl.clientAuth=none".into(),
+            format!(
+                "ssl.clientAuth={}",
+                if tls.client_auth { "need" } else { "none" }
+            ),
         ]);
     }
     let real = RealOptions {

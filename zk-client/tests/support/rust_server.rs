@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 use zk_testserver::ensemble::Serving;
 use zk_testserver::replication::PeerState;
-use zk_testserver::{Ensemble, TestServer, TlsFiles};
+use zk_testserver::{ClientAuth, Ensemble, TestServer, TlsFiles};
 
 use super::{four_letter, paths_in_wchc, Cluster, ServerOptions, SUPER_DIGEST};
 
@@ -133,6 +133,9 @@ pub(super) fn launch(opts: &ServerOptions) -> Arc<dyn Cluster> {
             private_key: tls.key_and_chain.clone(),
         };
         builder = builder.tls(files, tls.port);
+        if tls.client_auth {
+            builder = builder.tls_client_auth(tls.ca.clone(), ClientAuth::Need);
+        }
     }
     let server = on_server_runtime(builder.start()).expect("zk-testserver starts");
     let addr = server.addr();
