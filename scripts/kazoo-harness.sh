@@ -12,6 +12,8 @@
 #   scripts/kazoo-harness.sh --server rust            # the whole kazoo suite on zk-testserver
 #   scripts/kazoo-harness.sh --server real            # the same on real ZooKeeper 3.8
 #   scripts/kazoo-harness.sh --server rust -k lock    # extra args go to pytest
+#   ZOOKEEPER_CLUSTER_SIZE=3 scripts/kazoo-harness.sh --server rust -k lock
+#                                                     # kazoo's harness as a 3-member ensemble
 #
 # Prints pytest's summary line; exits with pytest's status.
 set -euo pipefail
@@ -61,7 +63,7 @@ else
 fi
 
 export ZOOKEEPER_VERSION=3.8.0
-export ZOOKEEPER_CLUSTER_SIZE=1
+export ZOOKEEPER_CLUSTER_SIZE="${ZOOKEEPER_CLUSTER_SIZE:-1}"
 export ZOOKEEPER_JAAS_AUTH=digest
 export ZOOKEEPER_PORT_OFFSET="${ZOOKEEPER_PORT_OFFSET:-22000}"
 

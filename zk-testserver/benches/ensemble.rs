@@ -1,0 +1,478 @@
+//! Three members of zk-testserver against three of real Apache ZooKeeper 3.8, in one run:
+//!
+//! ```text
+//! cargo bench -p zk-testserver --bench ensemble
+//! ```
+//!
+//! Each ensemble runs as three processes on loopback: real ZooKeeper as three JVMs
+//! (`zk_testserver::real`), ours as three `zk-testserver zoo.cfg` child processes with
+//! `server.N` lines and `myid` files, as a harness would launch them. Through zk-client, for
+//! each:
+//!
+//! - launch: from starting the processes to the first acknowledged create;
+//! - memory: the resident set (VmRSS) of the three processes after the load, summed;
+//! - setData and getData ops/s (1 KiB value) of one client on a follower keeping 64 requests
+//!   in flight, for `PHASE` each after a warm-up;
+//! - failover: from `kill -9` of the leader to the next acknowledged create of a client that
+//!   was connected to a follower (three rounds; the killed member restarts in between).
+//!
+//! Real ZooKeeper runs with `tickTime=2000` (what test harnesses use; its `finalizeWait` is
+//! fixed at 200 ms), ours with `tickTime=20` (the fast test timeouts). `forceSync` is the
+//! same on both sides per row. `ZK_BENCH_SCALE=0.2` (any factor) shortens every timed phase;
+//! `ZK_BENCH_ONLY=real` or `ours` runs one side.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zk_client::{Client, CreateOptions};
+use zk_testserver::real::{real_zookeeper_available, RealOptions, RealZooKeeper};
+
+const IN_FLIGHT: usize = 64;
+const VALUE: usize = 1024;
+const FAILOVER_ROUNDS: usize = 3;
+
+fn scale() -> f64 {
+    std::env::var("ZK_BENCH_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v: &f64| *v > 0.0)
+        .unwrap_or(1.0)
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s * scale())
+}
+
+/// One row of the table.
+#[derive(Debug, Default)]
+struct Row {
+    name: String,
+    launch_ms: f64,
+    rss_mib: Option<f64>,
+    set_ops: f64,
+    get_ops: f64,
+    failover_ms: Vec<f64>,
+}
+
+/// What the bench needs from an ensemble of either kind.
+trait Members {
+    fn client_addr(&self, i: usize) -> SocketAddr;
+    fn pids(&self) -> Vec<u32>;
+    fn leader(&self) -> Option<usize>;
+    fn kill(&mut self, i: usize);
+    fn restart(&mut self, i: usize);
+    fn count(&self) -> usize;
+}
+
+/// VmRSS of a process in MiB.
+fn vm_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The pid of the JVM whose command line mentions `dir` (the member's zoo.cfg lives there).
+fn jvm_pid(dir: &Path) -> Option<u32> {
+    let needle = dir.to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("QuorumPeerMain") && cmdline.contains(&needle) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// `srvr`'s `Mode:` line from a member.
+fn mode(addr: SocketAddr) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"srvr").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_string())
+}
+
+struct Real {
+    zk: RealZooKeeper,
+}
+
+impl Members for Real {
+    fn client_addr(&self, i: usize) -> SocketAddr {
+        self.zk.member_addr(i)
+    }
+    fn pids(&self) -> Vec<u32> {
+        (0..self.zk.member_count())
+            .filter_map(|i| jvm_pid(self.zk.member_dir(i)))
+            .collect()
+    }
+    fn leader(&self) -> Option<usize> {
+        self.zk.leader()
+    }
+    fn kill(&mut self, i: usize) {
+        self.zk.kill(i).expect("kill a JVM");
+    }
+    fn restart(&mut self, i: usize) {
+        self.zk.start(i).expect("start a JVM");
+        let _ = self.zk.wait_for_leader(Duration::from_secs(60));
+    }
+    fn count(&self) -> usize {
+        self.zk.member_count()
+    }
+}
+
+/// Three `zk-testserver zoo.cfg` processes.
+struct Ours {
+    dir: PathBuf,
+    client_ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+}
+
+impl Ours {
+    fn spawn(&self, i: usize) -> Child {
+        let member = self.dir.join(format!("member-{}", i + 1));
+        Command::new(env!("CARGO_BIN_EXE_zk-testserver"))
+            .arg(member.join("zoo.cfg"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn zk-testserver")
+    }
+
+    /// Writes three members' files (`zoo.cfg`, `data/myid`) and starts them.
+    fn launch(dir: PathBuf, fsync: bool) -> Ours {
+        let ports: Vec<u16> = {
+            let listeners: Vec<std::net::TcpListener> = (0..9)
+                .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+                .collect();
+            listeners
+                .iter()
+                .map(|l| l.local_addr().expect("addr").port())
+                .collect()
+        };
+        let servers: String = (0..3)
+            .map(|i| {
+                format!(
+                    "server.{}=127.0.0.1:{}:{};{}\n",
+                    i + 1,
+                    ports[3 * i + 1],
+                    ports[3 * i + 2],
+                    ports[3 * i]
+                )
+            })
+            .collect();
+        for i in 0..3 {
+            let member = dir.join(format!("member-{}", i + 1));
+            let data = member.join("data");
+            std::fs::create_dir_all(&data).expect("member dir");
+            std::fs::write(data.join("myid"), format!("{}\n", i + 1)).expect("myid");
+            std::fs::write(
+                member.join("zoo.cfg"),
+                format!(
+                    "tickTime=20\ninitLimit=10\nsyncLimit=5\ndataDir={}\n\
+                     4lw.commands.whitelist=*\nmaxClientCnxns=0\nforceSync={}\n{servers}",
+                    data.display(),
+                    if fsync { "yes" } else { "no" }
+                ),
+            )
+            .expect("zoo.cfg");
+        }
+        let mut ours = Ours {
+            dir,
+            client_ports: (0..3).map(|i| ports[3 * i]).collect(),
+            children: Vec::new(),
+        };
+        ours.children = (0..3).map(|i| Some(ours.spawn(i))).collect();
+        ours
+    }
+}
+
+impl Members for Ours {
+    fn client_addr(&self, i: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.client_ports[i]))
+    }
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().flatten().map(Child::id).collect()
+    }
+    fn leader(&self) -> Option<usize> {
+        (0..3).find(|&i| {
+            self.children[i].is_some() && mode(self.client_addr(i)).as_deref() == Some("leader")
+        })
+    }
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    fn restart(&mut self, i: usize) {
+        self.children[i] = Some(self.spawn(i));
+        let addr = self.client_addr(i);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(mode(addr).as_deref(), Some("leader" | "follower")) {
+            assert!(Instant::now() < deadline, "member {} did not rejoin", i + 1);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    fn count(&self) -> usize {
+        3
+    }
+}
+
+impl Drop for Ours {
+    fn drop(&mut self) {
+        for i in 0..self.children.len() {
+            self.kill(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn connect_string(m: &dyn Members) -> String {
+    (0..m.count())
+        .map(|i| m.client_addr(i).to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Connects and creates a node, retrying until one create is acknowledged.
+async fn first_write(connect: &str, path: &str) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "no acknowledged write");
+        let Ok(client) = Client::builder(connect)
+            .connection_timeout(Duration::from_secs(60))
+            .connect()
+            .await
+        else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            continue;
+        };
+        loop {
+            match client.create(path, b"", &CreateOptions::default()).await {
+                Ok(_) => {
+                    let at = Instant::now();
+                    let _ = client.close().await;
+                    return at;
+                }
+                Err(e) if e.is_retryable() => {
+                    assert!(Instant::now() < deadline, "no acknowledged write: {e}");
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => panic!("first write: {e}"),
+            }
+        }
+    }
+}
+
+/// Ops/s of `op` with `IN_FLIGHT` requests outstanding on one client, for `PHASE`.
+async fn throughput(client: &Client, path: &str, write: bool) -> f64 {
+    let value = vec![7u8; VALUE];
+    let run = |dur: Duration| {
+        let done = Arc::new(AtomicU64::new(0));
+        let until = Instant::now() + dur;
+        let tasks: Vec<_> = (0..IN_FLIGHT)
+            .map(|_| {
+                let (client, path, value, done) = (
+                    client.clone(),
+                    path.to_string(),
+                    value.clone(),
+                    done.clone(),
+                );
+                tokio::spawn(async move {
+                    while Instant::now() < until {
+                        let ok = if write {
+                            client.set_data(&path, &value, None).await.is_ok()
+                        } else {
+                            client.get_data(&path).await.is_ok()
+                        };
+                        assert!(ok, "an op failed during the throughput phase");
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        async move {
+            let started = Instant::now();
+            for t in tasks {
+                t.await.expect("load task");
+            }
+            done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+        }
+    };
+    run(secs(0.5)).await;
+    run(secs(3.0)).await
+}
+
+/// From `kill -9` of the leader to the next acknowledged create of a client on a follower.
+async fn failover(m: &mut dyn Members, round: usize) -> f64 {
+    let leader = m.leader().expect("a leader");
+    let follower = (0..m.count()).find(|&i| i != leader).expect("a follower");
+    let client = Client::builder(m.client_addr(follower).to_string())
+        .session_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("connect to a follower");
+    client
+        .create(&format!("/before-{round}"), b"", &CreateOptions::default())
+        .await
+        .expect("a write before the kill");
+    m.kill(leader);
+    let killed = Instant::now();
+    let path = format!("/after-{round}");
+    let deadline = killed + Duration::from_secs(60);
+    loop {
+        match client.create(&path, b"", &CreateOptions::default()).await {
+            // NodeExists: an earlier attempt applied but its reply was lost.
+            Ok(_) | Err(zk_client::Error::NodeExists) => break,
+            Err(e) if e.is_retryable() => {
+                assert!(Instant::now() < deadline, "no write after the kill: {e}");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(e) => panic!("write after the kill: {e}"),
+        }
+    }
+    let ms = killed.elapsed().as_secs_f64() * 1e3;
+    let _ = client.close().await;
+    m.restart(leader);
+    ms
+}
+
+async fn measure(name: &str, m: &mut dyn Members, launch_ms: f64) -> Row {
+    let leader = m.leader().expect("a leader");
+    let follower = (0..m.count()).find(|&i| i != leader).expect("a follower");
+    let client = Client::builder(m.client_addr(follower).to_string())
+        .session_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("connect");
+    let path = "/bench";
+    client
+        .create(path, &[0; VALUE], &CreateOptions::default())
+        .await
+        .expect("create the bench node");
+    let set_ops = throughput(&client, path, true).await;
+    let get_ops = throughput(&client, path, false).await;
+    let _ = client.close().await;
+    let rss: Vec<f64> = m.pids().into_iter().filter_map(vm_rss_mib).collect();
+    let rss_mib = (rss.len() == m.count()).then(|| rss.iter().sum());
+    let mut failover_ms = Vec::new();
+    for round in 0..FAILOVER_ROUNDS {
+        failover_ms.push(failover(m, round).await);
+    }
+    let row = Row {
+        name: name.to_string(),
+        launch_ms,
+        rss_mib,
+        set_ops,
+        get_ops,
+        failover_ms,
+    };
+    eprintln!("  {row:?}");
+    row
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zk-bench-ens-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn real_row(rt: &tokio::runtime::Runtime, force_sync: bool) -> Row {
+    let name = format!(
+        "ZooKeeper 3.8.0 ×3 JVMs (forceSync={})",
+        if force_sync { "yes" } else { "no" }
+    );
+    eprintln!("starting {name}");
+    let started = Instant::now();
+    let zk = RealZooKeeper::ensemble(
+        3,
+        RealOptions {
+            force_sync,
+            ..RealOptions::default()
+        },
+    )
+    .expect("real ZooKeeper starts");
+    let mut real = Real { zk };
+    let connect = connect_string(&real);
+    let acked = rt.block_on(first_write(&connect, "/first"));
+    rt.block_on(measure(
+        &name,
+        &mut real,
+        (acked - started).as_secs_f64() * 1e3,
+    ))
+}
+
+fn ours_row(rt: &tokio::runtime::Runtime, fsync: bool) -> Row {
+    let name = format!(
+        "zk-testserver ×3 processes (forceSync={})",
+        if fsync { "yes" } else { "no" }
+    );
+    eprintln!("starting {name}");
+    let dir = temp_dir(if fsync { "sync" } else { "nosync" });
+    let started = Instant::now();
+    let mut ours = Ours::launch(dir, fsync);
+    let connect = connect_string(&ours);
+    let acked = rt.block_on(first_write(&connect, "/first"));
+    let launch_ms = (acked - started).as_secs_f64() * 1e3;
+    // Every member serving (the first write needs only a quorum).
+    for i in 0..3 {
+        let addr = ours.client_addr(i);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(mode(addr).as_deref(), Some("leader" | "follower")) {
+            assert!(Instant::now() < deadline, "member {} never served", i + 1);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    rt.block_on(measure(&name, &mut ours, launch_ms))
+}
+
+fn main() {
+    let only = std::env::var("ZK_BENCH_ONLY").unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut rows = Vec::new();
+    for sync in [false, true] {
+        if only.is_empty() || only == "ours" {
+            rows.push(ours_row(&rt, sync));
+        }
+        if (only.is_empty() || only == "real") && real_zookeeper_available() {
+            rows.push(real_row(&rt, sync));
+        }
+    }
+    println!(
+        "| ensemble | launch to first write ms | VmRSS of 3 MiB | setData ops/s | getData ops/s | leader kill to next write ms (3 rounds) |"
+    );
+    println!("|---|---:|---:|---:|---:|---|");
+    for r in &rows {
+        let failover: Vec<String> = r.failover_ms.iter().map(|ms| format!("{ms:.0}")).collect();
+        println!(
+            "| {} | {:.0} | {} | {:.0} | {:.0} | {} |",
+            r.name,
+            r.launch_ms,
+            r.rss_mib.map_or("?".into(), |m| format!("{m:.1}")),
+            r.set_ops,
+            r.get_ops,
+            failover.join(", ")
+        );
+    }
+}
