@@ -9,14 +9,12 @@
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
 use zk_client::{Client, CreateMode, CreateOptions, EventType};
 use zk_recipes::DoubleBarrier;
 
-use crate::{fresh_root, remove, say, step, text, BoxError, Out, Servers};
+use crate::{fresh_root, remove, retry_op, say, step, text, BoxError, Out, Servers};
 
 const WORKERS: usize = 4;
 
@@ -30,21 +28,16 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         .create_all(&results, b"", &CreateOptions::new(CreateMode::Persistent))
         .await?;
 
-    let arrived = Arc::new(AtomicUsize::new(0));
-    let mut workers = JoinSet::new();
+    let arrived = AtomicUsize::new(0);
+    let mut workers = Vec::new();
     let mut gates = Vec::new();
     for w in 0..WORKERS {
         let client = servers.client().await?;
         let (gate, go) = oneshot::channel::<()>();
         gates.push(gate);
-        let (out, barrier, results, arrived) = (
-            out.clone(),
-            barrier.clone(),
-            results.clone(),
-            arrived.clone(),
-        );
-        workers.spawn(async move {
-            let result = worker(&client, &out, w, &barrier, &results, &arrived, go).await;
+        let (barrier, results, arrived) = (&barrier, &results, &arrived);
+        workers.push(async move {
+            let result = worker(servers, &client, out, w, barrier, results, arrived, go).await;
             client.close().await?;
             result
         });
@@ -52,17 +45,18 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
 
     // Let the workers arrive one at a time: the next one comes once the previous one is
     // waiting inside the barrier.
-    for (w, gate) in gates.into_iter().enumerate() {
-        gate.send(()).map_err(|_| "a worker stopped")?;
-        if w + 1 < WORKERS {
-            await_members(&admin, &barrier, w + 1).await?;
-            say!(out, "{} of {WORKERS} waiting at the barrier", w + 1);
+    let gating = async {
+        for (w, gate) in gates.into_iter().enumerate() {
+            gate.send(()).map_err(|_| "a worker stopped")?;
+            if w + 1 < WORKERS {
+                await_members(&admin, &barrier, w + 1).await?;
+                say!(out, "{} of {WORKERS} waiting at the barrier", w + 1);
+            }
         }
-    }
-    let mut sums = Vec::new();
-    while let Some(result) = workers.join_next().await {
-        sums.push(result??);
-    }
+        Ok::<_, BoxError>(())
+    };
+    let (sums, ()) =
+        futures::future::try_join(futures::future::try_join_all(workers), gating).await?;
     let expected: u64 = (1..=WORKERS as u64).map(|w| w * 10).sum();
     if sums.iter().any(|&sum| sum != expected) {
         return Err(format!("the workers saw sums {sums:?}, expected {expected}").into());
@@ -78,7 +72,9 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
 
 /// Worker `w`: waits for its gate, enters, publishes `(w + 1) * 10`, leaves, and returns the
 /// sum of the results it reads after leaving.
+#[allow(clippy::too_many_arguments)]
 async fn worker(
+    servers: &Servers,
     client: &Client,
     out: &Out,
     w: usize,
@@ -97,19 +93,29 @@ async fn worker(
         return Err(format!("worker {w} entered with only {here} arrived").into());
     }
     say!(out, "worker {w} enters: all {WORKERS} are in; computing");
+    if w == 0 {
+        servers.failover_point(out).await?;
+    }
     let partial = (w as u64 + 1) * 10;
-    client
-        .create(
-            &format!("{results}/worker-{w}"),
+    let result = format!("{results}/worker-{w}");
+    let create = || {
+        client.create(
+            &result,
             partial.to_string().as_bytes(),
-            &CreateOptions::new(CreateMode::Persistent),
+            &CreateOptions::default(),
         )
-        .await?;
+    };
+    match retry_op(client, create).await {
+        // NodeExists: only this worker creates it, so a first attempt did.
+        Ok(_) | Err(zk_client::Error::NodeExists) => {}
+        Err(e) => return Err(e.into()),
+    }
     step("leave the barrier", member.leave()).await??;
     let mut sum = 0;
-    let names = client.get_children(results).await?;
+    let names = retry_op(client, || client.get_children(results)).await?;
     for name in &names {
-        let (data, _) = client.get_data(&format!("{results}/{name}")).await?;
+        let path = format!("{results}/{name}");
+        let (data, _) = retry_op(client, || client.get_data(&path)).await?;
         sum += text(&data).parse::<u64>()?;
     }
     say!(
@@ -123,14 +129,15 @@ async fn worker(
 /// Waits until the barrier has `count` member nodes (its children other than `ready`).
 async fn await_members(client: &Client, barrier: &str, count: usize) -> Result<(), BoxError> {
     loop {
-        let (watcher, members) = match client.get_children_and_watch(barrier).await {
-            Ok((children, _, watcher)) => {
-                let members = children.iter().filter(|c| *c != "ready").count();
-                (Some(watcher), members)
-            }
-            Err(zk_client::Error::NoNode) => (None, 0),
-            Err(e) => return Err(e.into()),
-        };
+        let (watcher, members) =
+            match retry_op(client, || client.get_children_and_watch(barrier)).await {
+                Ok((children, _, watcher)) => {
+                    let members = children.iter().filter(|c| *c != "ready").count();
+                    (Some(watcher), members)
+                }
+                Err(zk_client::Error::NoNode) => (None, 0),
+                Err(e) => return Err(e.into()),
+            };
         if members >= count {
             return Ok(());
         }

@@ -12,10 +12,10 @@
 //! ```
 
 use tokio::sync::broadcast::{self, error::RecvError};
-use zk_client::{Client, CreateMode, CreateOptions};
+use zk_client::{Client, CreateMode, CreateOptions, Error as ClientError};
 use zk_recipes::{CacheEvent, NodeCache};
 
-use crate::{fresh_root, remove, say, step, text, BoxError, Out, Servers};
+use crate::{fresh_root, remove, retry_op, say, step, text, BoxError, Out, Servers};
 
 /// One application instance: its own session and its cache of the configuration.
 struct Instance {
@@ -62,11 +62,12 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         });
     }
 
-    publish(
+    let version = publish(
         out,
         &publisher,
         &config,
         &mut instances,
+        0,
         "max_connections=250",
     )
     .await?;
@@ -87,17 +88,23 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         "instance 0's client renewed its session as {:#x}; the cache re-read the node",
         instances[0].client.session_id().0
     );
-    publish(
+    servers.failover_point(out).await?;
+    let version = publish(
         out,
         &publisher,
         &config,
         &mut instances,
+        version,
         "max_connections=500",
     )
     .await?;
 
     say!(out, "publisher deletes the configuration");
-    publisher.delete(&config, None).await?;
+    match retry_op(&publisher, || publisher.delete(&config, Some(version))).await {
+        // NoNode: a first attempt whose reply was lost had deleted it.
+        Ok(()) | Err(ClientError::NoNode) => {}
+        Err(e) => return Err(e.into()),
+    }
     for (i, instance) in instances.iter_mut().enumerate() {
         await_event(out, i, instance, |event| {
             matches!(event, CacheEvent::Deleted { .. })
@@ -119,15 +126,30 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Writes a new value and waits until every instance has it.
+/// Writes a new value over `version` and waits until every instance has it; returns the new
+/// version.
 async fn publish(
     out: &Out,
     publisher: &Client,
     config: &str,
     instances: &mut [Instance],
+    version: i32,
     value: &str,
-) -> Result<(), BoxError> {
-    let stat = publisher.set_data(config, value.as_bytes(), None).await?;
+) -> Result<i32, BoxError> {
+    // A versioned write can be repeated after a lost reply: if the first attempt applied,
+    // the repetition fails with BadVersion, and a read tells whether the value is ours.
+    let write = || publisher.set_data(config, value.as_bytes(), Some(version));
+    let stat = match retry_op(publisher, write).await {
+        Ok(stat) => stat,
+        Err(ClientError::BadVersion) => {
+            let (data, stat) = retry_op(publisher, || publisher.get_data(config)).await?;
+            if data.as_ref() != value.as_bytes() {
+                return Err(format!("someone else wrote {config}").into());
+            }
+            stat
+        }
+        Err(e) => return Err(e.into()),
+    };
     say!(out, "publisher sets {value:?} (version {})", stat.version);
     for (i, instance) in instances.iter_mut().enumerate() {
         await_event(out, i, instance, |event| match event {
@@ -148,7 +170,7 @@ async fn publish(
             node.stat.version
         );
     }
-    Ok(())
+    Ok(stat.version)
 }
 
 /// Reads the instance's cache events until `done` says yes, printing connection changes.

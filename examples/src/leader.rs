@@ -4,6 +4,11 @@
 //! killed (its session expires, as when its process dies) and another candidate takes over;
 //! the example prints how long the gap was, twice, until one candidate is left.
 //!
+//! The candidates use [`ConnectionPolicy::Session`]: a leader keeps its leadership through a
+//! dropped connection (an ensemble failover, say) and loses it with its session. The default,
+//! `Standard`, gives it up on any disconnect, which is safer for a leader that cannot fence
+//! its writes; these leaders fence theirs.
+//!
 //! ```sh
 //! cargo run -p zk-examples --bin leader [-- --connect host:port,...]
 //! ```
@@ -12,9 +17,9 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 use zk_client::{Client, CreateMode, CreateOptions, Op};
-use zk_recipes::LeaderElection;
+use zk_recipes::{ConnectionPolicy, Error as RecipeError, LeaderElection};
 
-use crate::{fresh_root, remove, say, step, text, BoxError, Out, Servers};
+use crate::{fresh_root, reconnected, remove, retry_op, say, step, text, BoxError, Out, Servers};
 
 const CANDIDATES: usize = 3;
 
@@ -47,24 +52,34 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         let client = servers.client().await?;
         let terms_tx = terms_tx.clone();
         let announce = announce.clone();
+        let leader_client = client.clone();
         let election = LeaderElection::builder(&client, &election_path, &format!("candidate-{i}"))
+            // Leadership ends with the session, not with a dropped connection: a failover of
+            // the ensemble does not change the leader.
+            .policy(ConnectionPolicy::Session)
             .start(move |leadership| {
                 let terms_tx = terms_tx.clone();
                 let announce = announce.clone();
+                let client = leader_client.clone();
                 async move {
                     let me = format!("candidate-{i}").into_bytes();
-                    // Only a leader still holding its election node can write this.
-                    if leadership
-                        .fenced_multi(&[Op::set_data(announce, me, None)])
-                        .await
-                        .is_ok()
-                    {
-                        let _ = terms_tx.send(Term {
-                            candidate: i,
-                            czxid: leadership.token().czxid(),
-                            started: Instant::now(),
-                        });
+                    // Only a leader still holding its election node can write this. The
+                    // write sets the same value, so it is safe to repeat after a lost reply.
+                    let write = [Op::set_data(announce, me, None)];
+                    loop {
+                        match leadership.fenced_multi(&write).await {
+                            Ok(_) => break,
+                            Err(RecipeError::Client(e)) if e.is_retryable() => {
+                                reconnected(&client).await
+                            }
+                            Err(_) => return leadership.lost().await,
+                        }
                     }
+                    let _ = terms_tx.send(Term {
+                        candidate: i,
+                        czxid: leadership.token().czxid(),
+                        started: Instant::now(),
+                    });
                     leadership.lost().await;
                 }
             })?;
@@ -81,9 +96,10 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         term.candidate,
         term.czxid,
         announce,
-        text(&admin.get_data(&announce).await?.0)
+        text(&retry_op(&admin, || admin.get_data(&announce)).await?.0)
     );
 
+    servers.failover_point(out).await?;
     for _ in 1..CANDIDATES {
         if let Ok(other) = terms.try_recv() {
             return Err(format!("candidate-{} leads at the same time", other.candidate).into());
@@ -112,7 +128,7 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
             gap,
             next.czxid,
             announce,
-            text(&admin.get_data(&announce).await?.0)
+            text(&retry_op(&admin, || admin.get_data(&announce)).await?.0)
         );
         drop(leader.election);
         term = next;

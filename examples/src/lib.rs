@@ -10,8 +10,9 @@
 //! | distributed queue ([`zk_recipes::LockingQueue`]) | [`queue`] | `queue` |
 //! | double barrier ([`zk_recipes::DoubleBarrier`]) | [`barrier`] | `barrier` |
 //!
-//! The `tour` binary runs them all in turn on one set of servers; `demo` shows the plain
-//! client API (watches, ephemeral nodes) and what faults do to it.
+//! The `tour` binary runs them all in turn on one set of servers; `failover` runs them on a
+//! three-member ensemble and kills its leader member in the middle of each ([`failover`]);
+//! `demo` shows the plain client API (watches, ephemeral nodes) and what faults do to it.
 //!
 //! Every example takes its servers from [`Servers`]: an embedded zk-testserver by default,
 //! so it runs on a fresh machine with nothing installed, or any ZooKeeper ensemble (real
@@ -24,6 +25,7 @@
 
 pub mod barrier;
 pub mod config_center;
+pub mod failover;
 pub mod leader;
 pub mod lock;
 pub mod naming;
@@ -60,10 +62,45 @@ pub async fn fresh_root(client: &zk_client::Client, name: &str) -> Result<String
 
 /// Deletes `path` and everything under it; a missing node is fine.
 pub async fn remove(client: &zk_client::Client, path: &str) -> Result<(), BoxError> {
-    match client.delete_all(path).await {
+    match retry_op(client, || client.delete_all(path)).await {
         Ok(()) | Err(zk_client::Error::NoNode) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Runs `op` again after each error that says "try again" (a lost connection, a timeout:
+/// [`zk_client::Error::is_retryable`]), once the client is connected again; at most 20
+/// times. Only for operations that are safe to repeat: reads, and writes whose repetition
+/// the caller can tell apart (a versioned write, a create of a node only it creates).
+pub async fn retry_op<T, F, Fut>(
+    client: &zk_client::Client,
+    mut op: F,
+) -> Result<T, zk_client::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, zk_client::Error>>,
+{
+    let mut attempts = 1;
+    loop {
+        match op().await {
+            Err(e) if e.is_retryable() && attempts < 20 => {
+                attempts += 1;
+                reconnected(client).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Waits (at most 10 s) until `client` is connected: after a lost connection, the client
+/// reconnects by itself, to another member of the ensemble if need be.
+pub async fn reconnected(client: &zk_client::Client) {
+    let mut state = client.state();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| s.is_connected() || s.is_terminal()),
+    )
+    .await;
 }
 
 /// Where an example prints: plain lines when it runs alone, lines tagged with its name when
@@ -110,6 +147,29 @@ pub async fn start(name: &str) -> Result<(Servers, Out), BoxError> {
     let servers = Servers::from_args().await?;
     println!("zk-rs example `{name}` on {}", servers.describe());
     Ok((servers, Out::plain()))
+}
+
+/// Every example: its binary's name and a title.
+pub const EXAMPLES: [(&str, &str); 6] = [
+    ("config-center", "configuration center (NodeCache)"),
+    ("naming", "naming service (ServiceDiscovery)"),
+    ("lock", "distributed lock (Mutex, fencing tokens)"),
+    ("leader", "leader election (LeaderElection)"),
+    ("queue", "distributed queue (LockingQueue)"),
+    ("barrier", "double barrier (DoubleBarrier)"),
+];
+
+/// Runs the example called `name` (a name of [`EXAMPLES`]).
+pub async fn run_example(name: &str, servers: &Servers, out: &Out) -> Result<(), BoxError> {
+    match name {
+        "config-center" => config_center::run(servers, out).await,
+        "naming" => naming::run(servers, out).await,
+        "lock" => lock::run(servers, out).await,
+        "leader" => leader::run(servers, out).await,
+        "queue" => queue::run(servers, out).await,
+        "barrier" => barrier::run(servers, out).await,
+        _ => Err(format!("no example {name:?}").into()),
+    }
 }
 
 /// Text of a node's data, for printing.

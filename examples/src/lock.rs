@@ -17,7 +17,7 @@
 use zk_client::{Client, CreateMode, CreateOptions, Op, SessionState};
 use zk_recipes::{Error as RecipeError, Mutex, MutexGuard};
 
-use crate::{fresh_root, remove, say, step, text, BoxError, Out, Servers};
+use crate::{fresh_root, reconnected, remove, retry_op, say, step, text, BoxError, Out, Servers};
 
 const WORKERS: usize = 4;
 const ROUNDS: usize = 5;
@@ -124,11 +124,14 @@ async fn worker(
     let client = servers.client().await?;
     let mutex = Mutex::new(&client, lock_path)?;
     let mut tokens = Vec::new();
-    for _ in 0..ROUNDS {
+    for round in 0..ROUNDS {
         let guard = step("acquire the lock", mutex.acquire()).await??;
         increment(&client, &guard, counter).await?;
         tokens.push(format!("{:#x}", guard.token().czxid()));
         guard.release().await;
+        if w == 0 && round == 1 {
+            servers.failover_point(out).await?;
+        }
     }
     say!(
         out,
@@ -141,22 +144,33 @@ async fn worker(
 
 /// Reads the counter and writes it plus one with our token, fenced by the lock. Checks that
 /// the token of the previous write is older than ours.
+///
+/// If the connection drops with the write in flight (a failover), its outcome is unknown:
+/// the counter then shows our token if it applied; if not, the write is made again (still
+/// under the lock, and versioned, so it cannot apply twice).
 async fn increment(client: &Client, guard: &MutexGuard, counter: &str) -> Result<i64, BoxError> {
-    let (count, last_token, version) = read_counter(client, counter).await?;
     let token = guard.token().czxid();
-    if last_token >= token {
-        return Err(format!("token {token:#x} is not newer than {last_token:#x}").into());
+    loop {
+        let (count, last_token, version) = read_counter(client, counter).await?;
+        if last_token == token {
+            return Ok(count); // our write applied; its reply was lost
+        }
+        if last_token > token {
+            return Err(format!("token {token:#x} is not newer than {last_token:#x}").into());
+        }
+        let value = format!("{} {token}", count + 1);
+        let write = [Op::set_data(counter, value.into_bytes(), Some(version))];
+        match guard.fenced_multi(&write).await {
+            Ok(_) => return Ok(count + 1),
+            Err(RecipeError::Client(e)) if e.is_retryable() => reconnected(client).await,
+            Err(e) => return Err(e.into()),
+        }
     }
-    let value = format!("{} {token}", count + 1);
-    guard
-        .fenced_multi(&[Op::set_data(counter, value.into_bytes(), Some(version))])
-        .await?;
-    Ok(count + 1)
 }
 
 /// The counter's value, the token of its last write, and its version.
 async fn read_counter(client: &Client, counter: &str) -> Result<(i64, i64, i32), BoxError> {
-    let (data, stat) = client.get_data(counter).await?;
+    let (data, stat) = retry_op(client, || client.get_data(counter)).await?;
     let data = text(&data);
     let mut fields = data.split(' ').map(str::parse::<i64>);
     match (fields.next(), fields.next()) {

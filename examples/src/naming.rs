@@ -49,6 +49,7 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         );
     }
 
+    servers.failover_point(out).await?;
     let leaving = providers.remove(0);
     say!(out, "api-1 shuts down cleanly and unregisters");
     leaving.registration.unregister().await?;

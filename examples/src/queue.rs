@@ -2,11 +2,12 @@
 //! (Curator's `DistributedQueue` with a lock path: at-least-once delivery); three consumers,
 //! each with its own session, take tasks, process them and acknowledge them.
 //!
-//! Processing a task records it under `done/<task>` with a create: a task delivered twice
-//! (at least once means a consumer that dies mid-task leaves its task to another) finds its
-//! marker and is not processed again, so every task is processed exactly once. Each consumer
-//! takes tasks in queue order. When the producers are done, one `stop` item per consumer ends
-//! the consumers.
+//! Processing a task records it under `done/<task>` with a create. A task delivered twice
+//! (at least once means a consumer that dies mid-task leaves its task to another; a producer
+//! that lost the reply to a put puts the task again) finds its marker and is not processed
+//! again, so every task is processed exactly once. Each consumer takes tasks in queue order.
+//! Once all tasks are recorded the consumers stop, and whatever is left in the queue (only
+//! repeated tasks) is drained.
 //!
 //! ```sh
 //! cargo run -p zk-examples --bin queue [-- --connect host:port,...]
@@ -14,15 +15,15 @@
 
 use std::collections::BTreeSet;
 
-use zk_client::{CreateMode, CreateOptions, Error as ClientError};
-use zk_recipes::LockingQueue;
+use tokio::sync::watch;
+use zk_client::{Client, CreateMode, CreateOptions, Error as ClientError};
+use zk_recipes::{Error as RecipeError, LockingQueue};
 
-use crate::{fresh_root, remove, say, step, text, BoxError, Out, Servers};
+use crate::{fresh_root, reconnected, remove, retry_op, say, step, text, BoxError, Out, Servers};
 
 const PRODUCERS: usize = 2;
 const TASKS: usize = 10;
 const CONSUMERS: usize = 3;
-const STOP: &[u8] = b"stop";
 
 /// Paths of the example's nodes.
 struct Paths {
@@ -50,26 +51,23 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         locks: format!("{root}/locks"),
         done: format!("{root}/done"),
     };
-    admin
-        .create_all(
-            &paths.done,
-            b"",
-            &CreateOptions::new(CreateMode::Persistent),
-        )
-        .await?;
+    let persistent = CreateOptions::new(CreateMode::Persistent);
+    admin.create_all(&paths.done, b"", &persistent).await?;
 
-    let consumers =
-        futures::future::try_join_all((0..CONSUMERS).map(|c| consume(servers, &paths, c)));
-    let producers = async {
-        futures::future::try_join_all((0..PRODUCERS).map(|p| produce(servers, out, &paths, p)))
-            .await?;
-        let queue = LockingQueue::new(&admin, &paths.queue, &paths.locks)?;
-        for _ in 0..CONSUMERS {
-            queue.put(STOP).await?;
-        }
+    let (stop, stopped) = watch::channel(false);
+    let consumers = (0..CONSUMERS).map(|c| consume(servers, out, &paths, c, stopped.clone()));
+    let producers = (0..PRODUCERS).map(|p| produce(servers, out, &paths, p));
+    let all_done = async {
+        await_markers(&admin, &paths.done, PRODUCERS * TASKS).await?;
+        stop.send_replace(true);
         Ok::<_, BoxError>(())
     };
-    let (consumed, ()) = futures::future::try_join(consumers, producers).await?;
+    let (consumed, _, ()) = futures::future::try_join3(
+        futures::future::try_join_all(consumers),
+        futures::future::try_join_all(producers),
+        all_done,
+    )
+    .await?;
 
     let mut all = BTreeSet::new();
     let mut redelivered = 0;
@@ -90,19 +88,23 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
             consumed.processed.join(" ")
         );
     }
-    let done = admin.get_children(&paths.done).await?;
+    let done = retry_op(&admin, || admin.get_children(&paths.done)).await?;
     if all.len() != PRODUCERS * TASKS || done.len() != PRODUCERS * TASKS {
         return Err(format!("{} tasks processed, {} recorded", all.len(), done.len()).into());
     }
-    let left = LockingQueue::new(&admin, &paths.queue, &paths.locks)?
-        .len()
-        .await?;
-    if left != 0 {
-        return Err(format!("{left} items left in the queue").into());
+    // Only repeated tasks may be left: drain them.
+    let queue = LockingQueue::new(&admin, &paths.queue, &paths.locks)?;
+    while let Some(item) = queue.try_take().await? {
+        let task = text(&item.data());
+        if !all.contains(&task) {
+            return Err(format!("{task} was left unprocessed").into());
+        }
+        item.ack().await?;
+        redelivered += 1;
     }
     say!(
         out,
-        "all {} tasks processed exactly once ({redelivered} redelivered and skipped); queue empty",
+        "all {} tasks processed exactly once ({redelivered} repeated deliveries skipped); queue empty",
         PRODUCERS * TASKS
     );
     remove(&admin, &root).await?;
@@ -117,7 +119,16 @@ async fn produce(servers: &Servers, out: &Out, paths: &Paths, p: usize) -> Resul
     let queue = LockingQueue::new(&client, &paths.queue, &paths.locks)?;
     let mut names = Vec::new();
     for k in 0..TASKS {
-        names.push(queue.put(format!("p{p}-task-{k}").as_bytes()).await?);
+        let task = format!("p{p}-task-{k}");
+        // A put whose reply was lost may have applied; putting again may repeat the task,
+        // which the consumers' markers absorb.
+        loop {
+            match queue.put(task.as_bytes()).await {
+                Ok(name) => break names.push(name),
+                Err(RecipeError::Client(e)) if e.is_retryable() => reconnected(&client).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
     say!(
         out,
@@ -129,8 +140,14 @@ async fn produce(servers: &Servers, out: &Out, paths: &Paths, p: usize) -> Resul
     Ok(())
 }
 
-/// Consumer `c`: takes, processes and acknowledges until it takes a `stop`.
-async fn consume(servers: &Servers, paths: &Paths, c: usize) -> Result<Consumed, BoxError> {
+/// Consumer `c`: takes, processes and acknowledges until told to stop.
+async fn consume(
+    servers: &Servers,
+    out: &Out,
+    paths: &Paths,
+    c: usize,
+    mut stop: watch::Receiver<bool>,
+) -> Result<Consumed, BoxError> {
     let client = servers.client().await?;
     let queue = LockingQueue::new(&client, &paths.queue, &paths.locks)?;
     let mut consumed = Consumed {
@@ -139,29 +156,58 @@ async fn consume(servers: &Servers, paths: &Paths, c: usize) -> Result<Consumed,
         redelivered: 0,
     };
     loop {
-        let item = step("take a task", queue.take()).await??;
+        // Dropping a take that is waiting releases whatever it locked.
+        let item = tokio::select! {
+            item = queue.take() => item?,
+            _ = stop.wait_for(|stop| *stop) => break,
+        };
         let task = text(&item.data());
         consumed.names.push(item.name().to_string());
-        if task.as_bytes() == STOP {
-            item.ack().await?;
-            break;
-        }
-        let marker = format!("{}/{task}", paths.done);
-        let by = format!("consumer-{c}");
-        match client
-            .create(
-                &marker,
-                by.as_bytes(),
-                &CreateOptions::new(CreateMode::Persistent),
-            )
-            .await
-        {
-            Ok(_) => consumed.processed.push(task),
-            Err(ClientError::NodeExists) => consumed.redelivered += 1,
-            Err(e) => return Err(e.into()),
+        if process(&client, paths, c, item.name(), &task).await? {
+            consumed.processed.push(task);
+        } else {
+            consumed.redelivered += 1;
         }
         item.ack().await?;
+        if c == 0 && consumed.processed.len() == 3 {
+            servers.failover_point(out).await?;
+        }
     }
     client.close().await?;
     Ok(consumed)
+}
+
+/// Records `task` as processed by consumer `c` (taken as queue item `name`); false if it was
+/// processed before.
+async fn process(
+    client: &Client,
+    paths: &Paths,
+    c: usize,
+    name: &str,
+    task: &str,
+) -> Result<bool, BoxError> {
+    let marker = format!("{}/{task}", paths.done);
+    let by = format!("consumer-{c} {name}");
+    let create = || client.create(&marker, by.as_bytes(), &CreateOptions::default());
+    match retry_op(client, create).await {
+        Ok(_) => Ok(true),
+        // Ours if a first attempt whose reply was lost created it.
+        Err(ClientError::NodeExists) => {
+            let (data, _) = retry_op(client, || client.get_data(&marker)).await?;
+            Ok(data.as_ref() == by.as_bytes())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Waits until `done` has `count` children.
+async fn await_markers(client: &Client, done: &str, count: usize) -> Result<(), BoxError> {
+    loop {
+        let (children, _, watcher) =
+            retry_op(client, || client.get_children_and_watch(done)).await?;
+        if children.len() >= count {
+            return Ok(());
+        }
+        step("a task is processed", watcher.changed()).await?;
+    }
 }

@@ -4,13 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use zk_client::{Client, ClientBuilder};
+use zk_testserver::real::{RealOptions, RealZooKeeper};
 use zk_testserver::TestServer;
 
+use crate::failover::Armed;
 use crate::proxy::Proxy;
 use crate::BoxError;
 
 /// The servers an example runs on: embedded (started by the example, alive as long as this
-/// value) or an external ensemble.
+/// value), an external ensemble, or an ensemble of real ZooKeeper JVMs launched for the run.
 ///
 /// Examples make their clients with [`Servers::client`] and inject faults with the methods
 /// here, which work on any servers, so switching the embedded servers is a change in this
@@ -21,6 +23,8 @@ pub struct Servers {
     /// On an external ensemble, each client made here and the proxy it connects through.
     /// (A std mutex: never held across an await.)
     proxied: std::sync::Mutex<Vec<(Client, Arc<Proxy>)>>,
+    /// The failover hook, when armed (see [`Servers::arm_failover`]).
+    armed: std::sync::Mutex<Option<Armed>>,
 }
 
 #[derive(Debug)]
@@ -29,13 +33,19 @@ enum Kind {
     Embedded(Box<TestServer>),
     /// An external ensemble given on the command line or in `ZK_SERVERS`.
     External(String),
+    /// Real Apache ZooKeeper members launched by `zk_testserver::real`.
+    Real(Arc<RealZooKeeper>),
 }
 
 impl Servers {
     /// `--connect <connect string>` from the arguments, else `ZK_SERVERS` from the
-    /// environment, else embedded servers.
+    /// environment, else `--real-ensemble` (three real ZooKeeper JVMs, if installed), else
+    /// embedded servers.
     pub async fn from_args() -> Result<Servers, BoxError> {
         let args: Vec<String> = std::env::args().collect();
+        if args.iter().any(|a| a == "--real-ensemble") {
+            return Servers::real_ensemble(3).await;
+        }
         if let Some(i) = args.iter().position(|a| a == "--connect") {
             let connect = args
                 .get(i + 1)
@@ -46,6 +56,23 @@ impl Servers {
             Ok(connect) if !connect.trim().is_empty() => Ok(Servers::external(connect.trim())),
             _ => Servers::embedded().await,
         }
+    }
+
+    /// Servers whose leader member can be killed, for the failover tour: the embedded
+    /// servers if they are an ensemble, else three real ZooKeeper JVMs. `--connect` and
+    /// `ZK_SERVERS` are refused (the tour kills members of its own ensemble only).
+    pub async fn for_failover() -> Result<Servers, BoxError> {
+        let external = std::env::args().any(|a| a == "--connect")
+            || std::env::var("ZK_SERVERS").is_ok_and(|s| !s.trim().is_empty());
+        if external {
+            return Err("the failover tour kills members of its own ensemble: no --connect".into());
+        }
+        let embedded = Servers::embedded().await?;
+        if embedded.can_kill_leader() {
+            return Ok(embedded);
+        }
+        drop(embedded);
+        Servers::real_ensemble(3).await
     }
 
     /// Starts embedded servers on free loopback ports.
@@ -59,6 +86,20 @@ impl Servers {
         Ok(Servers::new(Kind::Embedded(Box::new(server))))
     }
 
+    /// Launches an ensemble of `members` real Apache ZooKeeper JVMs on free loopback ports
+    /// (Debian's `zookeeper` package; `scripts/install-deps.sh` installs it).
+    pub async fn real_ensemble(members: usize) -> Result<Servers, BoxError> {
+        let options = RealOptions {
+            tick_time_ms: 200,
+            extended_types: true,
+            max_session_timeout_ms: Some(60_000),
+            ..RealOptions::default()
+        };
+        let zk = tokio::task::spawn_blocking(move || RealZooKeeper::ensemble(members, options))
+            .await??;
+        Ok(Servers::new(Kind::Real(Arc::new(zk))))
+    }
+
     /// An external ensemble (`host:port[,host:port...][/chroot]`).
     pub fn external(connect: &str) -> Servers {
         Servers::new(Kind::External(connect.to_string()))
@@ -68,6 +109,7 @@ impl Servers {
         Servers {
             kind,
             proxied: std::sync::Mutex::new(Vec::new()),
+            armed: std::sync::Mutex::new(None),
         }
     }
 
@@ -76,6 +118,7 @@ impl Servers {
         match &self.kind {
             Kind::Embedded(server) => server.connect_string(),
             Kind::External(connect) => connect.clone(),
+            Kind::Real(zk) => zk.connect_string(),
         }
     }
 
@@ -86,6 +129,11 @@ impl Servers {
                 format!("embedded zk-testserver at {}", server.connect_string())
             }
             Kind::External(connect) => format!("external ensemble {connect}"),
+            Kind::Real(zk) => format!(
+                "{} real ZooKeeper members at {}",
+                zk.member_count(),
+                zk.connect_string()
+            ),
         }
     }
 
@@ -112,8 +160,8 @@ impl Servers {
         };
         match &self.kind {
             Kind::Embedded(server) => Ok(builder(&server.connect_string()).connect().await?),
-            Kind::External(connect) => {
-                let proxy = Arc::new(Proxy::start(connect).await?);
+            Kind::External(_) | Kind::Real(_) => {
+                let proxy = Arc::new(Proxy::start(&self.connect_string()).await?);
                 let client = builder(proxy.connect_string()).connect().await?;
                 self.proxied
                     .lock()
@@ -141,7 +189,7 @@ impl Servers {
                     false => Err(format!("no session {:#x} to expire", id.0).into()),
                 };
             }
-            Kind::External(connect) => connect,
+            Kind::External(_) | Kind::Real(_) => self.connect_string(),
         };
         let proxy = self
             .proxied
@@ -156,7 +204,6 @@ impl Servers {
             let thief = Client::builder(connect.clone())
                 .session_timeout(Duration::from_secs(10))
                 .session(id, &client.session_password())
-                .fail_fast()
                 .connect()
                 .await?;
             thief.close().await
@@ -174,7 +221,53 @@ impl Servers {
                 server.drop_connections().await;
                 true
             }
-            Kind::External(_) => false,
+            Kind::External(_) | Kind::Real(_) => false,
         }
+    }
+
+    /// True when these servers are an ensemble whose leader member can be killed.
+    pub fn can_kill_leader(&self) -> bool {
+        matches!(&self.kind, Kind::Real(zk) if zk.member_count() >= 3)
+    }
+
+    /// Kills the member that leads the ensemble and returns its index.
+    pub async fn kill_leader(&self) -> Result<usize, BoxError> {
+        match &self.kind {
+            Kind::Real(zk) if self.can_kill_leader() => {
+                let zk = zk.clone();
+                let killed = tokio::task::spawn_blocking(move || {
+                    let leader = zk.leader().ok_or("no member leads")?;
+                    zk.kill(leader)?;
+                    Ok::<_, BoxError>(leader)
+                })
+                .await??;
+                Ok(killed)
+            }
+            _ => Err(format!("{} cannot lose its leader", self.describe()).into()),
+        }
+    }
+
+    /// The member that leads now, if the servers can tell.
+    pub(crate) fn leader(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Real(zk) => zk.leader(),
+            _ => None,
+        }
+    }
+
+    /// Starts a killed member again and waits until it serves.
+    pub async fn restart_member(&self, index: usize) -> Result<(), BoxError> {
+        match &self.kind {
+            Kind::Real(zk) => {
+                let zk = zk.clone();
+                tokio::task::spawn_blocking(move || zk.restart(index)).await??;
+                Ok(())
+            }
+            _ => Err(format!("{} has no members to restart", self.describe()).into()),
+        }
+    }
+
+    pub(crate) fn armed(&self) -> std::sync::MutexGuard<'_, Option<Armed>> {
+        self.armed.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

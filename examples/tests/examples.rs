@@ -1,5 +1,6 @@
 //! Every example binary runs to completion on its embedded servers and prints its key lines;
-//! the tour runs them all against real Apache ZooKeeper through `--connect`.
+//! the tour runs them all against real Apache ZooKeeper through `--connect`, and the failover
+//! tour on a three-member ensemble whose leader member it kills in the middle of each.
 
 use std::process::Command;
 
@@ -204,6 +205,36 @@ fn tour_runs_against_real_zookeeper() {
             "all 20 tasks processed exactly once",
             "barrier done",
             "tour complete",
+        ],
+    );
+}
+
+/// The failover tour: each example on a three-member ensemble whose leader member is killed
+/// mid-run; every example's own checks must pass.
+#[test]
+fn failover_tour_keeps_every_guarantee() {
+    if !require_real_zookeeper() {
+        return;
+    }
+    let out = run(env!("CARGO_BIN_EXE_failover"), &[]);
+    println!("{out}");
+    assert_eq!(
+        out.matches("*** failover: member ").count(),
+        12,
+        "a kill and a report per example:\n{out}"
+    );
+    assert_eq!(out.matches("guarantees held").count(), 6, "{out}");
+    assert_in_order(
+        &out,
+        &[
+            "config center done",
+            "naming done",
+            "counter = 20 (expected 20)",
+            "lock done",
+            "leader done",
+            "all 20 tasks processed exactly once",
+            "barrier done",
+            "failover tour complete",
         ],
     );
 }

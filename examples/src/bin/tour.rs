@@ -7,25 +7,16 @@
 
 use std::time::Instant;
 
-use zk_examples::{barrier, config_center, leader, lock, naming, queue, BoxError, Out};
+use zk_examples::{run_example, BoxError, EXAMPLES};
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let (servers, _) = zk_examples::start("tour").await?;
+    let (servers, out) = zk_examples::start("tour").await?;
     let started = Instant::now();
-    let out = Out::plain();
-    println!("\n== 1. configuration center (NodeCache)");
-    config_center::run(&servers, &out).await?;
-    println!("\n== 2. naming service (ServiceDiscovery)");
-    naming::run(&servers, &out).await?;
-    println!("\n== 3. distributed lock (Mutex, fencing tokens)");
-    lock::run(&servers, &out).await?;
-    println!("\n== 4. leader election (LeaderElection)");
-    leader::run(&servers, &out).await?;
-    println!("\n== 5. distributed queue (LockingQueue)");
-    queue::run(&servers, &out).await?;
-    println!("\n== 6. double barrier (DoubleBarrier)");
-    barrier::run(&servers, &out).await?;
+    for (i, (name, title)) in EXAMPLES.iter().enumerate() {
+        println!("\n== {}. {title}", i + 1);
+        run_example(name, &servers, &out).await?;
+    }
     println!(
         "\ntour complete in {:.1?}: every step was confirmed by an event or a read",
         started.elapsed()
