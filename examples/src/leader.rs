@@ -123,9 +123,9 @@ pub async fn run(servers: &Servers, out: &Out) -> Result<(), BoxError> {
         }
         say!(
             out,
-            "candidate-{} takes over {:.0?} after the kill (token {:#x}); {} says {:?}",
+            "candidate-{} takes over {} ms after the kill (token {:#x}); {} says {:?}",
             next.candidate,
-            gap,
+            gap.as_millis(),
             next.czxid,
             announce,
             text(&retry_op(&admin, || admin.get_data(&announce)).await?.0)

@@ -33,9 +33,10 @@ async fn main() -> Result<(), BoxError> {
             None => "a new leader was elected".to_string(),
         };
         println!(
-            "*** failover: member {} was killed; {leader}; writes resumed {:.0?} after the kill; \
+            "*** failover: member {} was killed; {leader}; writes resumed {} ms after the kill; \
              {name}'s guarantees held",
-            report.killed, report.gap
+            report.killed,
+            report.gap.as_millis()
         );
     }
     println!(
