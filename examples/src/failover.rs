@@ -12,10 +12,10 @@ use crate::{retry_op, say, BoxError, Out, Servers, EXAMPLES_ROOT};
 /// What a failover did: which member was killed, who leads after, and the gap in writes.
 #[derive(Debug, Clone)]
 pub struct Report {
-    /// The killed member (0-based).
-    pub killed: usize,
-    /// The member leading once writes resumed, if the servers can tell.
-    pub new_leader: Option<usize>,
+    /// The killed member's id (`myid`).
+    pub killed: u64,
+    /// The id of the member leading once writes resumed, if the servers can tell.
+    pub new_leader: Option<u64>,
     /// From the kill to the first write that succeeded afterwards.
     pub gap: Duration,
 }
@@ -29,7 +29,7 @@ pub(crate) struct Armed {
 
 #[derive(Debug)]
 struct Fired {
-    killed: usize,
+    killed: u64,
     gap: JoinHandle<Result<Duration, zk_client::Error>>,
 }
 
@@ -87,7 +87,7 @@ impl Servers {
         let report = match armed.fired {
             Some(Fired { killed, gap }) => {
                 let gap = gap.await??;
-                let new_leader = self.leader();
+                let new_leader = self.leader().await;
                 self.restart_member(killed).await?;
                 Some(Report {
                     killed,

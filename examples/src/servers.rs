@@ -230,8 +230,8 @@ impl Servers {
         matches!(&self.kind, Kind::Real(zk) if zk.member_count() >= 3)
     }
 
-    /// Kills the member that leads the ensemble and returns its index.
-    pub async fn kill_leader(&self) -> Result<usize, BoxError> {
+    /// Kills the member that leads the ensemble and returns its id (`myid`).
+    pub async fn kill_leader(&self) -> Result<u64, BoxError> {
         match &self.kind {
             Kind::Real(zk) if self.can_kill_leader() => {
                 let zk = zk.clone();
@@ -241,25 +241,32 @@ impl Servers {
                     Ok::<_, BoxError>(leader)
                 })
                 .await??;
-                Ok(killed)
+                Ok(killed as u64 + 1)
             }
             _ => Err(format!("{} cannot lose its leader", self.describe()).into()),
         }
     }
 
-    /// The member that leads now, if the servers can tell.
-    pub(crate) fn leader(&self) -> Option<usize> {
+    /// The id (`myid`) of the member that leads now, if the servers can tell.
+    pub async fn leader(&self) -> Option<u64> {
         match &self.kind {
-            Kind::Real(zk) => zk.leader(),
+            Kind::Real(zk) => {
+                let zk = zk.clone();
+                let leader = tokio::task::spawn_blocking(move || zk.leader()).await;
+                leader.ok().flatten().map(|index| index as u64 + 1)
+            }
             _ => None,
         }
     }
 
-    /// Starts a killed member again and waits until it serves.
-    pub async fn restart_member(&self, index: usize) -> Result<(), BoxError> {
+    /// Starts killed member `id` (`myid`) again and waits until it serves.
+    pub async fn restart_member(&self, id: u64) -> Result<(), BoxError> {
         match &self.kind {
             Kind::Real(zk) => {
                 let zk = zk.clone();
+                let index = usize::try_from(id)?
+                    .checked_sub(1)
+                    .ok_or("member ids start at 1")?;
                 tokio::task::spawn_blocking(move || zk.restart(index)).await??;
                 Ok(())
             }
