@@ -1,8 +1,8 @@
 //! `zoo.cfg`: the subset of ZooKeeper's server configuration this server understands.
 //!
 //! The format is Java properties (`key=value`, `#`/`!` comments). Keys this server ignores are
-//! reported with a `tracing` warning, never silently. Ensemble lines (`server.N=...`) are
-//! parsed so the binary can refuse a multi-member config with a clear message.
+//! reported with a `tracing` warning, never silently. Ensemble settings (`server.N=...`,
+//! `myid`, `initLimit`, ...) become a [`MemberPlan`] (see `config/ensemble.rs`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod command_line;
+mod ensemble;
 
 pub use command_line::{CommandLine, PropertyUse, MAIN_CLASSES};
+pub use ensemble::{MemberPlan, ServerLine};
 
 use crate::keystore::{StoreFile, StoreType};
 use crate::server::{ClientAuth, TestServerBuilder};
@@ -34,23 +36,6 @@ pub enum ConfigError {
     /// A required key is missing.
     #[error("missing {0}")]
     Missing(&'static str),
-}
-
-/// One `server.N` line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerLine {
-    /// N.
-    pub id: u64,
-    /// The host.
-    pub host: String,
-    /// The quorum port.
-    pub quorum_port: u16,
-    /// The election port.
-    pub election_port: u16,
-    /// `participant` or `observer`.
-    pub role: String,
-    /// The client address after `;`, if any.
-    pub client: Option<String>,
 }
 
 /// A parsed `zoo.cfg`.
@@ -82,6 +67,15 @@ pub struct ZooCfg {
     pub servers: Vec<ServerLine>,
     /// `peerType`.
     pub peer_type: Option<String>,
+    /// `standaloneEnabled` (default true): false runs even a single listed server as a member.
+    pub standalone_enabled: bool,
+    /// `multiAddress.enabled` (also `zookeeper.multiAddress.enabled`): allows `|` in server
+    /// lines.
+    pub multi_address: bool,
+    /// `quorumListenOnAllIPs`: bind the quorum and election ports on all interfaces.
+    pub quorum_listen_on_all_ips: bool,
+    /// `dynamicConfigFile`: the file holding the `server.N` lines.
+    pub dynamic_config_file: Option<PathBuf>,
     /// `4lw.commands.whitelist` (default: only `srvr`).
     pub four_letter_whitelist: Option<String>,
     /// `reconfigEnabled`.
@@ -154,36 +148,43 @@ fn parse_bool(value: &str) -> bool {
     matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "yes")
 }
 
-fn parse_server_line(key: &str, id: &str, value: &str) -> Result<ServerLine, ConfigError> {
-    let invalid = || ConfigError::Invalid {
-        key: key.to_string(),
-        value: value.to_string(),
-    };
-    let id: u64 = id.parse().map_err(|_| invalid())?;
-    let (server, client) = match value.split_once(';') {
-        Some((s, c)) => (s, Some(c.trim().to_string())),
-        None => (value, None),
-    };
-    let parts: Vec<&str> = server.trim().split(':').collect();
-    if parts.len() < 3 {
-        return Err(invalid());
-    }
-    Ok(ServerLine {
-        id,
-        host: parts[0].to_string(),
-        quorum_port: parts[1].parse().map_err(|_| invalid())?,
-        election_port: parts[2].parse().map_err(|_| invalid())?,
-        role: parts.get(3).unwrap_or(&"participant").to_string(),
-        client,
-    })
-}
-
 impl ZooCfg {
     /// Reads and parses a file, plus `myid` from its data dir.
     pub fn load(path: &Path) -> Result<ZooCfg, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
         let mut cfg = ZooCfg::parse(&text)?;
+        if let Some(dynamic) = cfg.dynamic_config_file.clone() {
+            if !cfg.servers.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "server.N".into(),
+                    value: "must be in the dynamic config file when dynamicConfigFile is set"
+                        .into(),
+                });
+            }
+            let text = std::fs::read_to_string(&dynamic)
+                .map_err(|e| ConfigError::Read(dynamic.clone(), e))?;
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                    continue;
+                }
+                let (key, value) = line.split_once(['=', ':']).unwrap_or((line, ""));
+                let key = key.trim();
+                match key.strip_prefix("server.") {
+                    Some(id) => {
+                        cfg.servers
+                            .push(ensemble::parse_server_line(key, id, value.trim())?)
+                    }
+                    None if key == "version" => {}
+                    None => {
+                        return Err(ConfigError::Invalid {
+                            key: key.to_string(),
+                            value: format!("not allowed in {}", dynamic.display()),
+                        })
+                    }
+                }
+            }
+        }
         if let Some(dir) = &cfg.data_dir {
             if let Ok(id) = std::fs::read_to_string(dir.join("myid")) {
                 cfg.myid = Some(parse_num("myid", &id)?);
@@ -198,6 +199,7 @@ impl ZooCfg {
             tick_time: 3000,
             max_client_cnxns: 60,
             force_sync: true,
+            standalone_enabled: true,
             ..ZooCfg::default()
         };
         for line in text.lines() {
@@ -233,7 +235,31 @@ impl ZooCfg {
             "maxSessionTimeout" => self.max_session_timeout = Some(parse_num(key, value)?),
             "initLimit" => self.init_limit = Some(parse_num(key, value)?),
             "syncLimit" => self.sync_limit = Some(parse_num(key, value)?),
-            "peerType" => self.peer_type = Some(value.to_string()),
+            "peerType" => {
+                let t = value.to_ascii_lowercase();
+                if t != "participant" && t != "observer" {
+                    return Err(ConfigError::Invalid {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                    });
+                }
+                self.peer_type = Some(value.to_string())
+            }
+            "standaloneEnabled" => self.standalone_enabled = parse_bool(value),
+            "multiAddress.enabled" | "zookeeper.multiAddress.enabled" => {
+                self.multi_address = parse_bool(value)
+            }
+            "quorumListenOnAllIPs" => self.quorum_listen_on_all_ips = parse_bool(value),
+            "dynamicConfigFile" => self.dynamic_config_file = Some(PathBuf::from(value)),
+            "electionAlg" => {
+                // Only FastLeaderElection (3) exists since 3.6.
+                if value.trim() != "3" {
+                    return Err(ConfigError::Invalid {
+                        key: key.to_string(),
+                        value: value.to_string(),
+                    });
+                }
+            }
             "4lw.commands.whitelist" => self.four_letter_whitelist = Some(value.to_string()),
             "reconfigEnabled" => self.reconfig_enabled = parse_bool(value),
             "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
@@ -270,7 +296,7 @@ impl ZooCfg {
                 self.container_check_interval_ms = Some(parse_num(key, value)?)
             }
             k if k.starts_with("server.") => {
-                let line = parse_server_line(k, &k["server.".len()..], value)?;
+                let line = ensemble::parse_server_line(k, &k["server.".len()..], value)?;
                 self.servers.push(line);
             }
             "ssl.keyStore.password" => self.ssl_key_store_password = Some(value.to_string()),
@@ -420,11 +446,6 @@ impl ZooCfg {
         Ok(b)
     }
 
-    /// True if the config describes an ensemble of more than one member.
-    pub fn is_ensemble(&self) -> bool {
-        self.servers.len() > 1
-    }
-
     /// A server builder for this config (warning about every ignored key).
     pub fn to_builder(&self) -> Result<TestServerBuilder, ConfigError> {
         for (k, v) in &self.ignored {
@@ -504,7 +525,6 @@ mod tests {
         assert_eq!(cfg.servers.len(), 2);
         assert_eq!(cfg.servers[0].client.as_deref(), Some("2181"));
         assert_eq!(cfg.servers[1].role, "observer");
-        assert!(cfg.is_ensemble());
         assert_eq!(
             cfg.ignored.get("admin.enableServer").map(String::as_str),
             Some("false")

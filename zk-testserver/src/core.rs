@@ -24,6 +24,7 @@ mod config;
 mod decode;
 mod handshake;
 mod reads;
+pub mod replicated;
 pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +37,7 @@ use zk_proto::{
 };
 
 pub use config::{CoreConfig, Whitelist};
+pub use replicated::{Forward, Forwarded};
 pub use stats::{ConnStats, ServerStats};
 
 use crate::acl::{self, AuthOutcome};
@@ -113,6 +115,8 @@ pub struct ServerCore {
     log: Vec<LoggedTxn>,
     stats: ServerStats,
     next_container_check: i64,
+    /// Set in replicated mode (an ensemble member).
+    repl: Option<Box<replicated::Replicated>>,
 }
 
 impl ServerCore {
@@ -157,6 +161,7 @@ impl ServerCore {
             log: Vec::new(),
             stats: ServerStats::default(),
             next_container_check,
+            repl: None,
         }
     }
 
@@ -380,6 +385,8 @@ impl ServerCore {
                 if op == OpCode::Auth {
                     self.reply(conn, header.xid, 0, ErrorCode::AuthFailed, None);
                     self.close_conn(conn);
+                } else if op.is_write() && op != OpCode::CloseSession && self.replicating() {
+                    self.dispatch_replicated(conn, session_id, header.xid, None, frame, now);
                 } else if op.is_write() && op != OpCode::CloseSession && !self.cfg.read_only {
                     self.commit(session_id, Txn::Error(ErrorCode::MarshallingError), now);
                     self.reply(
@@ -401,7 +408,11 @@ impl ServerCore {
                 return;
             }
         };
-        self.dispatch(conn, session_id, header.xid, request, now);
+        if self.replicating() {
+            self.dispatch_replicated(conn, session_id, header.xid, Some(request), frame, now);
+        } else {
+            self.dispatch(conn, session_id, header.xid, request, now);
+        }
     }
 
     fn unimplemented(&mut self, conn: ConnId, xid: i32) {
@@ -501,6 +512,7 @@ impl ServerCore {
             zxid: self.zxid + 1,
             time: now,
             session_id,
+            cxid: 0,
             txn,
         };
         let applied = self.apply_logged(&logged, now);

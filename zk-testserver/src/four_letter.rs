@@ -24,6 +24,9 @@ pub struct NetView {
     pub data_dir_bytes: u64,
     /// Bytes in the txn log directory (`logdir_size`; the same directory here).
     pub log_dir_bytes: u64,
+    /// An ensemble member's role (`leader`, `follower`, `observer`; empty while it serves
+    /// nothing); `None`: standalone.
+    pub role: Option<&'static str>,
 }
 
 impl NetView {
@@ -96,6 +99,18 @@ pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64, view: &NetV
     let cfg = core.config();
     if !cfg.whitelist.allows(word, cfg.read_only_mode_enabled) {
         return format!("{word} is not executed because it is not in the whitelist.\n");
+    }
+    let serving = view.role != Some("") || cfg.read_only;
+    if !serving
+        && !matches!(
+            word,
+            FourLetterWord::Ruok
+                | FourLetterWord::Isro
+                | FourLetterWord::Envi
+                | FourLetterWord::Conf
+        )
+    {
+        return "This ZooKeeper instance is not currently serving requests\n".to_string();
     }
     match word {
         FourLetterWord::Ruok => "imok".to_string(),
@@ -170,11 +185,11 @@ pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64, view: &NetV
     }
 }
 
-fn mode(core: &ServerCore) -> &'static str {
+fn mode(core: &ServerCore, view: &NetView) -> &'static str {
     if core.config().read_only {
         "read-only"
     } else {
-        "standalone"
+        view.role.unwrap_or("standalone")
     }
 }
 
@@ -195,7 +210,7 @@ fn server_summary(core: &ServerCore, view: &NetView, with_clients: bool) -> Stri
         core.connections().len() + usize::from(view.asker.is_some()),
         view.outstanding(),
         core.last_zxid(),
-        mode(core),
+        mode(core, view),
         core.tree().node_count()
     );
     s
@@ -204,11 +219,7 @@ fn server_summary(core: &ServerCore, view: &NetView, with_clients: bool) -> Stri
 fn mntr(core: &ServerCore, view: &NetView) -> String {
     let stats = core.stats();
     let ephemerals: usize = core.tree().all_ephemerals().values().map(|s| s.len()).sum();
-    let state = if core.config().read_only {
-        "read-only"
-    } else {
-        "standalone"
-    };
+    let state = mode(core, view);
     let rows: Vec<(&str, String)> = vec![
         ("zk_version", VERSION.to_string()),
         ("zk_server_state", state.to_string()),

@@ -4,7 +4,12 @@
 //!   milliseconds, with fault injection (drop connections, expire sessions, restart keeping
 //!   data and sessions, drop a reply after applying its write, hold a session's events) and a
 //!   controllable clock. The same server runs as the
-//!   `zk-testserver` binary, a drop-in for `QuorumPeerMain zoo.cfg` in standalone mode.
+//!   `zk-testserver` binary, a drop-in for `QuorumPeerMain zoo.cfg`, standalone or, with
+//!   `server.N` lines and a `myid` file, as a member of a replicated ensemble.
+//! - [`Ensemble`]: a replicated ensemble of N members (participants and observers) in this
+//!   process, ready when a leader is established, with fault injection (kill, restart from
+//!   disk or empty, partitions, cut and slow links, pause, drop connections, expire sessions,
+//!   drop a reply after applying its write, hold events).
 //! - [`real`]: launches real Apache ZooKeeper (standalone or an ensemble) from the system's
 //!   ZooKeeper jars, for interoperability tests.
 //!
@@ -46,6 +51,11 @@
 //! synchronization, broadcast, ensemble-wide session expiry, forwarded writes and `sync`),
 //! tested by a deterministic, seeded simulation of whole ensembles (`src/sim/`, test-only:
 //! `ZK_SIM_SEEDS=2000 cargo test -p zk-testserver --lib sim::tests::seeds -- --nocapture`).
+//! [`member`] is a client-serving ensemble member, sans-IO: the server core in replicated
+//! mode driven by a replica; a second simulation drives members with protocol-speaking
+//! clients (`ZK_MEMBER_SIM_SEEDS=500 cargo test -p zk-testserver --lib
+//! sim::tests::member_seeds -- --nocapture`). [`ensemble::MemberNode`] runs one member over
+//! real sockets with fault injection.
 //!
 //! # Fuzzing
 //!
@@ -86,6 +96,7 @@ pub mod ensemble;
 pub mod four_letter;
 pub mod keystore;
 pub mod linearizability;
+pub mod member;
 mod net;
 pub mod prep;
 pub mod real;
@@ -101,4 +112,5 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
+pub use ensemble::{Ensemble, EnsembleBuilder};
 pub use server::{ClientAuth, ServerError, TestServer, TestServerBuilder, TlsFiles};

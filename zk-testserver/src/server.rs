@@ -22,8 +22,10 @@ use crate::watch::ConnId;
 
 mod builder;
 mod core_thread;
+mod engine;
 
-use core_thread::CoreThread;
+pub(crate) use core_thread::CoreThread;
+pub(crate) use engine::{Engine, Standalone};
 
 pub use builder::{ClientAuth, ServerError, TestServerBuilder, TlsFiles};
 
@@ -61,6 +63,15 @@ pub(crate) enum CoreMsg {
         reply: oneshot::Sender<String>,
     },
     Control(Control),
+    /// An ensemble member's own input (peer messages, member faults).
+    Member(crate::ensemble::MemberMsg),
+    /// Stop handling anything but `Resume` and `Kill` (a stopped process); answered once
+    /// paused.
+    Pause(oneshot::Sender<()>),
+    /// Resume after `Pause`.
+    Resume(oneshot::Sender<()>),
+    /// Stop at once: nothing more is written, sent or persisted.
+    Kill,
     Stop {
         reply: oneshot::Sender<ServerCore>,
     },
@@ -206,7 +217,12 @@ impl TestServer {
         };
         let (core_tx, core_rx) = mpsc::channel();
         let limits = self.builder.flow_limits();
-        let thread_state = CoreThread::new(core, storage, self.builder.snap_count, limits);
+        let engine = Standalone {
+            core,
+            storage,
+            snap_count: self.builder.snap_count,
+        };
+        let thread_state = CoreThread::new(engine, limits);
         let thread = std::thread::Builder::new()
             .name("zk-testserver-core".into())
             .spawn(move || {

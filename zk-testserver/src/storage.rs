@@ -26,7 +26,7 @@ use crate::core::ServerCore;
 use crate::tree::DataTree;
 use crate::txn::LoggedTxn;
 
-const LOG_MAGIC: &[u8; 8] = b"ZKRSLOG1";
+pub(crate) const LOG_MAGIC: &[u8; 8] = b"ZKRSLOG1";
 const SNAP_MAGIC: &[u8; 8] = b"ZKRSSNP1";
 
 /// What recovery found.
@@ -159,17 +159,7 @@ impl Storage {
     pub fn append(&mut self, txns: &[LoggedTxn]) -> io::Result<()> {
         let buf = &mut self.scratch;
         buf.clear();
-        for txn in txns {
-            // Room for len and crc, then the payload in place; the header is filled after.
-            let start = buf.len();
-            buf.put_u64(0);
-            encode_logged(txn, buf);
-            let payload = &buf[start + 8..];
-            let len = u32::try_from(payload.len()).map_err(|_| invalid("txn too large"))?;
-            let crc = crc32(payload);
-            buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
-            buf[start + 4..start + 8].copy_from_slice(&crc.to_be_bytes());
-        }
+        encode_records(txns, buf)?;
         self.log.write_all(buf)?;
         if buf.capacity() > 4 << 20 {
             // One huge batch should not pin its buffer for the server's lifetime.
@@ -276,8 +266,33 @@ fn open_log(path: &Path, fsync: bool) -> io::Result<File> {
     Ok(f)
 }
 
+/// Appends the log records of `txns` to `buf`: `len:u32 crc32:u32 payload` each.
+pub(crate) fn encode_records(txns: &[LoggedTxn], buf: &mut BytesMut) -> io::Result<()> {
+    for txn in txns {
+        // Room for len and crc, then the payload in place; the header is filled after.
+        let start = buf.len();
+        buf.put_u64(0);
+        encode_logged(txn, buf);
+        let payload = &buf[start + 8..];
+        let len = u32::try_from(payload.len()).map_err(|_| invalid("txn too large"))?;
+        let crc = crc32(payload);
+        buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
+        buf[start + 4..start + 8].copy_from_slice(&crc.to_be_bytes());
+    }
+    Ok(())
+}
+
 /// Reads every intact record of a log file; truncates the file after the last intact one.
 fn read_log(path: &Path) -> io::Result<Vec<LoggedTxn>> {
+    Ok(read_log_records(path)?
+        .into_iter()
+        .map(|(txn, _)| txn)
+        .collect())
+}
+
+/// Reads every intact record of a log file with the file offset just past it; truncates the
+/// file after the last intact one (a torn or corrupt tail).
+pub(crate) fn read_log_records(path: &Path) -> io::Result<Vec<(LoggedTxn, u64)>> {
     let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes)?;
@@ -304,7 +319,7 @@ fn read_log(path: &Path) -> io::Result<Vec<LoggedTxn>> {
             break;
         }
         match decode_logged(payload) {
-            Ok(txn) => out.push(txn),
+            Ok(txn) => out.push((txn, (pos + 8 + len) as u64)),
             Err(_) => break,
         }
         pos += 8 + len;

@@ -95,6 +95,10 @@ pub struct LoggedTxn {
     pub time: i64,
     /// The session that sent the request (0 for server-internal txns).
     pub session_id: i64,
+    /// The request's xid (ZooKeeper's `cxid`; 0 for session creation and server-internal
+    /// txns): an ensemble member matches an applied txn to its client's pending request by
+    /// session and cxid.
+    pub cxid: i32,
     /// The change.
     pub txn: Txn,
 }

@@ -27,7 +27,7 @@ use zk_client::{Client, SessionState};
 pub enum ServerKind {
     /// Real Apache ZooKeeper 3.8 JVMs (skipped, or failing under `CI`, when not installed).
     Real,
-    /// The Rust zk-testserver, in this process (standalone only).
+    /// The Rust zk-testserver, in this process (standalone, or an in-process `Ensemble`).
     Rust,
 }
 
@@ -104,10 +104,8 @@ pub fn available() -> bool {
 pub fn launch(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
     match crate::SERVER {
         ServerKind::Real => real::launch(members, opts),
-        ServerKind::Rust => {
-            assert_eq!(members, 1, "zk-testserver has no ensembles (yet)");
-            rust_server::launch(opts)
-        }
+        ServerKind::Rust if members == 1 => rust_server::launch(opts),
+        ServerKind::Rust => rust_server::launch_ensemble(members, opts),
     }
 }
 

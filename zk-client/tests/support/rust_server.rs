@@ -1,4 +1,5 @@
-//! [`Cluster`] over the Rust zk-testserver, in this process.
+//! [`Cluster`] over the Rust zk-testserver, in this process: a standalone `TestServer`, or a
+//! replicated `Ensemble` of several members.
 //!
 //! A `TestServer` spawns its listener and connection tasks on the runtime it is started from,
 //! and every `#[tokio::test]` has its own runtime that ends with the test. So servers live on
@@ -12,7 +13,9 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
-use zk_testserver::{TestServer, TlsFiles};
+use zk_testserver::ensemble::Serving;
+use zk_testserver::replication::PeerState;
+use zk_testserver::{Ensemble, TestServer, TlsFiles};
 
 use super::{four_letter, paths_in_wchc, Cluster, ServerOptions, SUPER_DIGEST};
 
@@ -136,5 +139,140 @@ pub(super) fn launch(opts: &ServerOptions) -> Arc<dyn Cluster> {
     Arc::new(RustServer {
         server: Arc::new(tokio::sync::Mutex::new(server)),
         addr,
+    })
+}
+
+/// A replicated zk-testserver ensemble in this process; member `i` has id `i + 1`.
+struct RustEnsemble {
+    // A tokio mutex: it is held across the ensemble's own awaits (restart, waits).
+    ensemble: Arc<tokio::sync::Mutex<Ensemble>>,
+    addrs: Vec<SocketAddr>,
+}
+
+impl RustEnsemble {
+    fn with<T: Send + 'static>(
+        &self,
+        f: impl for<'a> FnOnce(
+                &'a mut Ensemble,
+            ) -> std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>
+            + Send
+            + 'static,
+    ) -> T {
+        let ensemble = Arc::clone(&self.ensemble);
+        on_server_runtime(async move {
+            let mut guard = ensemble.lock().await;
+            f(&mut guard).await
+        })
+    }
+}
+
+fn id(i: usize) -> u64 {
+    i as u64 + 1
+}
+
+impl Cluster for RustEnsemble {
+    fn connect_string(&self) -> String {
+        self.addrs
+            .iter()
+            .map(SocketAddr::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    fn member_addr(&self, i: usize) -> SocketAddr {
+        self.addrs[i]
+    }
+    fn member_count(&self) -> usize {
+        self.addrs.len()
+    }
+    fn kill(&self, i: usize) {
+        self.with(move |e| Box::pin(async move { e.kill(id(i)) }));
+    }
+    fn restart(&self, i: usize) {
+        self.with(move |e| {
+            Box::pin(async move {
+                e.kill(id(i));
+                e.restart(id(i)).await.expect("restart member");
+                e.wait_serving(id(i), Duration::from_secs(30))
+                    .await
+                    .expect("the restarted member serves");
+            })
+        });
+    }
+    fn start(&self, i: usize) {
+        self.with(move |e| Box::pin(async move { e.restart(id(i)).await.expect("start member") }));
+    }
+    fn member_with_session(&self, session_id: i64) -> Option<usize> {
+        self.with(move |e| Box::pin(async move { e.member_of_session(session_id).await }))
+            .map(|id| id as usize - 1)
+    }
+    fn wait_for_leader(&self, timeout: Duration) {
+        self.with(move |e| {
+            Box::pin(async move {
+                e.wait_for_leader(timeout).await.expect("a leader");
+            })
+        });
+    }
+    fn mode(&self, i: usize) -> Option<String> {
+        let status = self.with(move |e| Box::pin(async move { e.status(id(i)) }))?;
+        let mode = match (status.serving, status.role) {
+            (Serving::No, _) => return None,
+            (Serving::ReadOnly, _) => "read-only",
+            (Serving::ReadWrite, PeerState::Leading) => "leader",
+            (Serving::ReadWrite, PeerState::Following) => "follower",
+            (Serving::ReadWrite, PeerState::Observing) => "observer",
+            (Serving::ReadWrite, _) => return None,
+        };
+        Some(mode.to_string())
+    }
+    fn watched_paths(&self, i: usize, session_id: i64) -> Vec<String> {
+        paths_in_wchc(
+            &four_letter(self.addrs[i], "wchc").expect("wchc"),
+            session_id,
+        )
+    }
+    fn expire_session(&self, session_id: i64, _password: &[u8]) {
+        let expired =
+            self.with(move |e| Box::pin(async move { e.expire_session(session_id).await }));
+        assert!(expired, "no session {session_id:#x} to expire");
+    }
+}
+
+/// Starts an in-process ensemble of `members` voters configured like the real servers of
+/// `super::real` (fast replication timeouts), and waits until every member serves.
+pub(super) fn launch_ensemble(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
+    assert!(
+        opts.extra_config.is_empty() && opts.tls.is_none(),
+        "zoo.cfg lines and TLS are for real ZooKeeper or a standalone zk-testserver"
+    );
+    let tick = opts.tick_ms.unwrap_or(2000);
+    let max = opts.max_session_timeout_ms.unwrap_or(20 * tick);
+    let read_only = opts.read_only_mode;
+    let reconfig = opts.reconfig;
+    let container_check = opts.container_check_ms;
+    let builder = Ensemble::builder()
+        .members(members)
+        .fast_timeouts()
+        .session_timeout_bounds(2 * tick, max)
+        .read_only_mode(read_only)
+        .server_settings(move |b| {
+            let b = b
+                .tick_time_ms(tick)
+                .extended_types(true)
+                .reconfig_enabled(reconfig)
+                .super_digest(SUPER_DIGEST);
+            match container_check {
+                Some(ms) => b.container_check_interval(Duration::from_millis(ms.into())),
+                None => b,
+            }
+        });
+    let ensemble = on_server_runtime(builder.start()).expect("the ensemble starts");
+    let addrs = ensemble
+        .member_ids()
+        .into_iter()
+        .map(|id| ensemble.client_addr(id))
+        .collect();
+    Arc::new(RustEnsemble {
+        ensemble: Arc::new(tokio::sync::Mutex::new(ensemble)),
+        addrs,
     })
 }

@@ -1,10 +1,11 @@
 //! `zk-testserver [JVM flags] [-Dname=value ...] [main class] path/to/zoo.cfg`: a drop-in for
-//! `java ... QuorumPeerMain zoo.cfg` in standalone mode (see the crate docs, "Drop-in for the
-//! java command line").
+//! `java ... QuorumPeerMain zoo.cfg` (see the crate docs, "Drop-in for the java command line"),
+//! standalone or, with `server.N` lines and a `myid` file, as a member of an ensemble.
 
 use std::process::ExitCode;
 
-use zk_testserver::config::{CommandLine, PropertyUse, ZooCfg};
+use zk_testserver::config::{CommandLine, MemberPlan, PropertyUse, ZooCfg};
+use zk_testserver::ensemble::{DirDisk, MemberNode, Serving};
 
 const USAGE: &str = "usage: zk-testserver [JVM flags] [-Dname=value ...] \
                      [org.apache.zookeeper.server.quorum.QuorumPeerMain] path/to/zoo.cfg";
@@ -70,14 +71,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if cfg.is_ensemble() {
-        eprintln!(
-            "zk-testserver: {} lists {} servers; this release runs standalone servers only \
-             (ensembles come in the next release)",
-            path.display(),
-            cfg.servers.len()
-        );
-        return ExitCode::from(2);
+    let plan = match cfg.member_plan() {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("zk-testserver: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(plan) = plan {
+        return run_member(&cfg, &plan);
     }
     let builder = match cfg.to_builder() {
         Ok(b) => b,
@@ -86,16 +88,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("zk-testserver: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let mut server = match builder.start().await {
@@ -108,6 +103,99 @@ fn main() -> ExitCode {
         tracing::info!(addr = %server.addr(), "serving; stop with SIGINT");
         let _ = tokio::signal::ctrl_c().await;
         server.stop().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("zk-testserver: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        })
+}
+
+/// Runs member `plan.id` of an ensemble: binds its client, quorum and election ports (the
+/// election port is held but unused: election messages travel on the quorum port) and keeps
+/// its state in `dataDir/version-2`.
+fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
+    let member = match cfg.member_config(plan) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("zk-testserver: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(data_dir) = cfg.data_dir.clone() else {
+        eprintln!("zk-testserver: a member needs dataDir");
+        return ExitCode::from(2);
+    };
+    let bind = |addr: std::net::SocketAddr, what: &str| {
+        std::net::TcpListener::bind(addr).map_err(|e| {
+            eprintln!("zk-testserver: cannot listen on {addr} ({what}): {e}");
+            ExitCode::FAILURE
+        })
+    };
+    let (client, quorum, election) = match (
+        bind(plan.client, "clientPort"),
+        bind(plan.quorum_bind, "quorum port"),
+        bind(plan.election_bind, "election port"),
+    ) {
+        (Ok(c), Ok(q), Ok(e)) => (c, q, e),
+        _ => return ExitCode::FAILURE,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let disk = DirDisk::new(&data_dir).fsync(cfg.force_sync);
+    runtime.block_on(async move {
+        let node = match MemberNode::start(member, client, quorum, Box::new(disk)) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("zk-testserver: member {}: {e}", plan.id);
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            id = plan.id,
+            client = %node.client_addr(),
+            quorum = %node.peer_addr(),
+            election = ?election.local_addr().ok(),
+            members = plan.peers.len(),
+            "ensemble member started; stop with SIGINT"
+        );
+        let mut status = node.status();
+        let mut serving = Serving::No;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let now = status.borrow_and_update().clone();
+                    if now.serving != serving {
+                        serving = now.serving;
+                        match serving {
+                            Serving::ReadWrite | Serving::ReadOnly => tracing::info!(
+                                addr = %node.client_addr(),
+                                role = ?now.role,
+                                leader = ?now.leader,
+                                ?serving,
+                                "zk-testserver serving"
+                            ),
+                            _ => tracing::info!(role = ?now.role, "not serving: looking for a quorum"),
+                        }
+                    }
+                }
+            }
+        }
+        drop(election);
+        node.kill();
         ExitCode::SUCCESS
     })
 }

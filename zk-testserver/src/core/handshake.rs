@@ -47,6 +47,10 @@ impl ServerCore {
             if self.cfg.read_only {
                 self.sessions.add(session_id, timeout, now);
                 self.local_sessions.insert(session_id, ());
+            } else if self.repl.is_some() {
+                // The session exists once the leader committed it: answered then.
+                self.begin_session(conn, session_id, timeout, read_only_byte);
+                return;
             } else {
                 self.commit(
                     session_id,
@@ -91,7 +95,13 @@ impl ServerCore {
         self.attach(conn, session_id, timeout, read_only_byte);
     }
 
-    fn attach(&mut self, conn: ConnId, session_id: i64, timeout: i32, read_only: Option<bool>) {
+    pub(super) fn attach(
+        &mut self,
+        conn: ConnId,
+        session_id: i64,
+        timeout: i32,
+        read_only: Option<bool>,
+    ) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };

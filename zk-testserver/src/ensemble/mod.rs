@@ -1,14 +1,28 @@
-//! Drivers that run the [`crate::replication`] core over real sockets.
+//! Ensemble members over real sockets.
 //!
-//! [`PeerNode`] is one replicating member on loopback (or any address): the ZAB core, peer
-//! connections over TCP, timers, and an in-memory disk that survives a kill so the member can
-//! restart from it. It replicates txns without a client port yet; the client-facing ensemble
-//! builder grows on top of it.
+//! [`MemberNode`] is one client-serving member of a replicated ensemble: the sans-IO
+//! [`crate::member::Member`] (the server core in replicated mode driven by the
+//! [`crate::replication`] core) on a core thread, client connections like a standalone
+//! server's, peer connections over TCP with injectable link faults ([`Link`]), and a
+//! [`DurableStore`] for its epochs and log. [`PeerNode`] drives a bare replication core
+//! (no client port) over the same transport.
 
+mod builder;
+mod dir_disk;
 mod disk;
+mod member_node;
+#[cfg(test)]
+mod member_tests;
 mod peer;
 #[cfg(test)]
 mod tests;
+mod transport;
 
+pub use crate::member::Serving;
+pub use builder::{Ensemble, EnsembleBuilder};
+pub use dir_disk::DirDisk;
 pub use disk::{DurableStore, MemoryDisk};
+pub(crate) use member_node::MemberMsg;
+pub use member_node::{MemberConfig, MemberNode, MemberStatus};
 pub use peer::{NodeState, PeerNode};
+pub use transport::Link;

@@ -1,30 +1,21 @@
 //! A replicating member over TCP: a thin tokio driver around [`Replica`].
 //!
-//! Each member sends on its own outgoing connection to every peer (opened on demand, first
-//! bytes: its id) and receives on the peers' connections to it. Frames are a 4-byte length
-//! and a [`codec`] body. A failed connect or write is a lost message: the core hears
-//! `disconnected`; a receiver that sees a new connection from a peer first tells its core the
-//! old one broke, so each connection stays a reliable FIFO stream as the core requires.
+//! It replicates txns without a client layer (tests of the bare core over sockets); the peer
+//! connections are the member transport's ([`super::transport`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::replication::{
-    codec, DurableState, Message, Output, PeerState, Replica, ReplicaConfig, ServerId,
-};
+use super::transport::{Inbound, PeerEvent, PeerInput, Transport};
+use crate::replication::{DurableState, Output, PeerState, Replica, ReplicaConfig, ServerId};
 use crate::txn::{LoggedTxn, Txn};
-
-/// Frames above this size close the connection (a peer never sends one that big).
-const MAX_FRAME: usize = 64 << 20;
 
 /// What a member shows its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,21 +26,6 @@ pub struct NodeState {
     pub established: Option<u32>,
     /// Committed txns applied since it started (a restart applies its log again).
     pub applied: Vec<LoggedTxn>,
-}
-
-enum Event {
-    Frame {
-        from: ServerId,
-        conn: u64,
-        msg: Message,
-    },
-    Closed {
-        from: ServerId,
-        conn: u64,
-    },
-    SendFailed {
-        to: ServerId,
-    },
 }
 
 enum Command {
@@ -91,22 +67,14 @@ impl PeerNode {
         };
         let (state_tx, state) = watch::channel(initial);
         let mut tasks = JoinSet::new();
-        tasks.spawn(accept(listener, events_tx.clone()));
-        let mut outbound = BTreeMap::new();
-        for (&peer, &peer_addr) in &peers {
-            if peer == id {
-                continue;
-            }
-            let (tx, rx) = mpsc::unbounded_channel();
-            outbound.insert(peer, tx);
-            tasks.spawn(send_loop(id, peer, peer_addr, rx, events_tx.clone()));
-        }
+        let sink = std::sync::Arc::new(move |e: PeerEvent| events_tx.send(e).is_ok());
+        let transport = Transport::start(id, listener, &peers, sink, &mut tasks);
         let driver = Driver {
             replica,
             epoch,
             disk: disk.clone(),
-            outbound,
-            inbound: BTreeMap::new(),
+            transport,
+            inbound: Inbound::default(),
             state: state_tx,
         };
         tasks.spawn(driver.run(events_rx, commands_rx));
@@ -155,9 +123,8 @@ struct Driver {
     replica: Replica,
     epoch: Instant,
     disk: Arc<Mutex<DurableState>>,
-    outbound: BTreeMap<ServerId, mpsc::UnboundedSender<Bytes>>,
-    /// The newest incoming connection seen from each peer.
-    inbound: BTreeMap<ServerId, u64>,
+    transport: Transport,
+    inbound: Inbound,
     state: watch::Sender<NodeState>,
 }
 
@@ -168,7 +135,7 @@ impl Driver {
 
     async fn run(
         mut self,
-        mut events: mpsc::UnboundedReceiver<Event>,
+        mut events: mpsc::UnboundedReceiver<PeerEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
     ) {
         self.flush();
@@ -192,28 +159,16 @@ impl Driver {
         }
     }
 
-    fn event(&mut self, event: Event) {
+    fn event(&mut self, event: PeerEvent) {
         let now = self.now();
-        match event {
-            Event::Frame { from, conn, msg } => {
-                let seen = self.inbound.get(&from).copied().unwrap_or(0);
-                if conn < seen {
-                    return;
-                }
-                if conn > seen {
-                    if seen != 0 {
-                        self.replica.disconnected(from, now);
-                    }
-                    self.inbound.insert(from, conn);
-                }
+        match self.inbound.input(event) {
+            Some(PeerInput::Message(from, msg)) => self.replica.step(from, msg, now),
+            Some(PeerInput::Reconnected(from, msg)) => {
+                self.replica.disconnected(from, now);
                 self.replica.step(from, msg, now);
             }
-            Event::Closed { from, conn } => {
-                if self.inbound.get(&from) == Some(&conn) {
-                    self.replica.disconnected(from, now);
-                }
-            }
-            Event::SendFailed { to } => self.replica.disconnected(to, now),
+            Some(PeerInput::Disconnected(peer)) => self.replica.disconnected(peer, now),
+            None => {}
         }
     }
 
@@ -227,16 +182,7 @@ impl Driver {
             }
             for out in outputs {
                 match out {
-                    Output::Send { to, msg } => {
-                        let mut body = BytesMut::new();
-                        body.put_u32(0);
-                        codec::encode(&msg, &mut body);
-                        let len = (body.len() - 4) as u32;
-                        body[..4].copy_from_slice(&len.to_be_bytes());
-                        if let Some(tx) = self.outbound.get(&to) {
-                            let _ = tx.send(body.freeze());
-                        }
-                    }
+                    Output::Send { to, msg } => self.transport.send(to, &msg),
                     Output::Persist { seq, op } => {
                         // An in-memory disk: durable as soon as written.
                         if let Ok(mut d) = self.disk.lock() {
@@ -261,85 +207,6 @@ impl Driver {
                 s.role = role;
                 s.established = established;
             });
-        }
-    }
-}
-
-async fn accept(listener: TcpListener, events: mpsc::UnboundedSender<Event>) {
-    let mut next_conn = 0u64;
-    let mut readers = JoinSet::new();
-    loop {
-        while readers.try_join_next().is_some() {}
-        let Ok((stream, _)) = listener.accept().await else {
-            // Out of descriptors or similar: back off instead of spinning.
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        next_conn += 1;
-        readers.spawn(read_loop(stream, next_conn, events.clone()));
-    }
-}
-
-async fn read_loop(mut stream: TcpStream, conn: u64, events: mpsc::UnboundedSender<Event>) {
-    let _ = stream.set_nodelay(true);
-    let Ok(from) = stream.read_u64().await else {
-        return;
-    };
-    let mut body = Vec::new();
-    while let Ok(len) = stream.read_u32().await {
-        let len = len as usize;
-        if len > MAX_FRAME {
-            tracing::warn!(from, len, "oversized peer frame; closing");
-            break;
-        }
-        body.resize(len, 0);
-        if stream.read_exact(&mut body).await.is_err() {
-            break;
-        }
-        match codec::decode(&body) {
-            Ok(msg) => {
-                if events.send(Event::Frame { from, conn, msg }).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(from, error = %e, "undecodable peer frame; closing");
-                break;
-            }
-        }
-    }
-    let _ = events.send(Event::Closed { from, conn });
-}
-
-async fn send_loop(
-    me: ServerId,
-    peer: ServerId,
-    addr: SocketAddr,
-    mut frames: mpsc::UnboundedReceiver<Bytes>,
-    events: mpsc::UnboundedSender<Event>,
-) {
-    let mut conn: Option<TcpStream> = None;
-    while let Some(frame) = frames.recv().await {
-        if conn.is_none() {
-            match TcpStream::connect(addr).await {
-                Ok(mut s) => {
-                    let _ = s.set_nodelay(true);
-                    if s.write_u64(me).await.is_ok() {
-                        conn = Some(s);
-                    }
-                }
-                Err(e) => tracing::trace!(peer, error = %e, "peer unreachable"),
-            }
-        }
-        let sent = match conn.as_mut() {
-            Some(s) => s.write_all(&frame).await.is_ok(),
-            None => false,
-        };
-        if !sent {
-            conn = None;
-            if events.send(Event::SendFailed { to: peer }).is_err() {
-                return;
-            }
         }
     }
 }

@@ -75,15 +75,21 @@ fn get_count(buf: &mut &[u8], min_size: usize) -> DecodeResult<usize> {
     Ok(n)
 }
 
+/// An entry: its cxid, then the log record payload (which does not keep the cxid).
 fn put_entry(entry: &LoggedTxn, buf: &mut BytesMut) {
+    entry.cxid.encode(buf);
     let mut body = BytesMut::new();
     encode_logged(entry, &mut body);
     body.freeze().encode(buf);
 }
 
 fn get_entry(buf: &mut &[u8]) -> DecodeResult<LoggedTxn> {
+    let cxid = i32::decode(buf)?;
     let body = Bytes::decode(buf)?;
-    decode_logged(&body)
+    Ok(LoggedTxn {
+        cxid,
+        ..decode_logged(&body)?
+    })
 }
 
 fn put_entries(entries: &[LoggedTxn], buf: &mut BytesMut) {
@@ -360,6 +366,7 @@ mod tests {
             zxid,
             time: 1_700_000_000_000,
             session_id: 0x1234,
+            cxid: 42,
             txn: Txn::Multi(vec![
                 Txn::Create {
                     path: "/a".into(),

@@ -513,7 +513,7 @@ impl Replica {
         self.is_quorum(&answered)
     }
 
-    pub(super) fn leader_propose(&mut self, session_id: i64, txn: Txn) -> Option<i64> {
+    pub(super) fn leader_propose(&mut self, session_id: i64, cxid: i32, txn: Txn) -> Option<i64> {
         let now = self.now;
         let last = self.log.last_zxid();
         let l = self.leader()?;
@@ -533,6 +533,7 @@ impl Replica {
             zxid,
             time: now,
             session_id,
+            cxid,
             txn,
         };
         self.append(vec![entry.clone()]);

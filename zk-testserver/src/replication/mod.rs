@@ -397,8 +397,19 @@ impl Replica {
     /// a leader with an established epoch. The txn is committed when it comes out as
     /// [`Output::Apply`].
     pub fn propose(&mut self, session_id: i64, txn: Txn, now: i64) -> Option<i64> {
+        self.propose_request(session_id, 0, txn, now)
+    }
+
+    /// [`Replica::propose`] for a client request with xid `cxid` (kept in the txn's header).
+    pub fn propose_request(
+        &mut self,
+        session_id: i64,
+        cxid: i32,
+        txn: Txn,
+        now: i64,
+    ) -> Option<i64> {
         self.now = now.max(self.now);
-        self.leader_propose(session_id, txn)
+        self.leader_propose(session_id, cxid, txn)
     }
 
     /// Checks internal consistency: log shape, commit and apply points within the log. Cheap

@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 
-use super::{Message, Output, Replica, Role, ServerId};
+use super::{epoch_of, make_zxid, Message, Output, Replica, Role, ServerId};
 
 /// A sync waiting for the commit point (on the leader) or the apply point (on a learner).
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +29,21 @@ pub(super) struct PendingSync {
 }
 
 impl Replica {
+    /// The zxid [`Replica::propose`] would give the next txn now: `None` unless this member
+    /// leads an established epoch. The leader's state machine prepares a txn for this zxid.
+    pub fn next_zxid(&self) -> Option<i64> {
+        let Role::Leading(l) = &self.role else {
+            return None;
+        };
+        let epoch = l.established_epoch()?;
+        let last = self.log.last_zxid();
+        Some(if epoch_of(last) == epoch {
+            last + 1
+        } else {
+            make_zxid(epoch, 1)
+        })
+    }
+
     /// Forwards a client's write (`payload`, opaque) towards the leader. A leader hands it to
     /// itself as [`Output::Request`]; a synced learner sends it; otherwise returns false (the
     /// member has no leader: the client should get a connection loss).

@@ -31,6 +31,14 @@ impl Replica {
         }
     }
 
+    /// Leader: marks a session closing (a closeSession for it was proposed): later requests
+    /// of the session are prepared as expired, as ZooKeeper's prep does.
+    pub fn mark_closing(&mut self, session_id: i64) {
+        if let Role::Leading(_) = self.role {
+            self.sessions.set_closing(session_id);
+        }
+    }
+
     /// Touches reported by a learner.
     pub(super) fn touched_by_learner(&mut self, touches: &[i64]) {
         for &s in touches {
@@ -66,7 +74,7 @@ impl Replica {
             );
             self.sessions.set_closing(session_id);
             if self
-                .leader_propose(0, Txn::CloseSession { session_id })
+                .leader_propose(0, 0, Txn::CloseSession { session_id })
                 .is_none()
             {
                 return;

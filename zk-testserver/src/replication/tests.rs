@@ -229,6 +229,7 @@ fn the_member_with_the_latest_history_wins() {
         zxid: make_zxid(1, 1),
         time: 0,
         session_id: 0,
+        cxid: 0,
         txn: create(1),
     };
     let ahead = DurableState {
@@ -264,6 +265,7 @@ fn a_follower_with_an_uncommitted_tail_is_truncated() {
         zxid,
         time: 0,
         session_id: 0,
+        cxid: 0,
         txn: create(zxid as u64),
     };
     let common = mk(make_zxid(1, 1));

@@ -27,6 +27,14 @@ pub enum ServerError {
     /// The core thread could not be spawned.
     #[error("cannot spawn the core thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// An ensemble did not reach a state in time.
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// How long.
+        after: Duration,
+    },
 }
 
 /// PEM files for the secure client port.

@@ -20,12 +20,12 @@ use zk_proto::{
     encode_connect_response, encode_event, encode_reply, Jute, OpCode, RequestHeader, WatcherEvent,
 };
 
+use super::engine::Engine;
 use super::{wall_ms, Control, CoreMsg};
-use crate::core::{Output, ServerCore};
+use crate::core::Output;
 use crate::four_letter::{self, NetView};
 use crate::net::flow::{ConnFlow, Credit, FlowLimits};
 use crate::net::ConnOut;
-use crate::storage::Storage;
 use crate::watch::ConnId;
 
 /// A connection as the core thread sees it.
@@ -48,11 +48,9 @@ struct Staged {
     close: bool,
 }
 
-pub(super) struct CoreThread {
-    pub(super) core: ServerCore,
-    pub(super) storage: Option<Storage>,
-    pub(super) snap_count: u64,
-    pub(super) limits: FlowLimits,
+pub(crate) struct CoreThread<E: Engine> {
+    engine: E,
+    limits: FlowLimits,
     conns: HashMap<ConnId, ConnHandle>,
     clock_offset: i64,
     faults: Faults,
@@ -65,6 +63,8 @@ pub(super) struct CoreThread {
     handled: Vec<(ConnId, Instant)>,
     /// Reused for the core's outputs.
     scratch: Vec<Output>,
+    /// Inputs that arrived while paused, handled first after resuming.
+    stash: std::collections::VecDeque<CoreMsg>,
 }
 
 /// Armed fault injections (driver-level: the core never knows).
@@ -74,19 +74,15 @@ struct Faults {
     drop_next_reply: HashSet<i64>,
     /// Sessions whose watch events are held back, with the held events in order.
     held: HashMap<i64, Vec<(i64, WatcherEvent)>>,
+    /// Writes (connection, xid) whose reply, when it comes, is dropped and the connection
+    /// closed (engines that reply when the txn commits).
+    dropping: HashSet<(ConnId, i32)>,
 }
 
-impl CoreThread {
-    pub(super) fn new(
-        core: ServerCore,
-        storage: Option<Storage>,
-        snap_count: u64,
-        limits: FlowLimits,
-    ) -> CoreThread {
+impl<E: Engine> CoreThread<E> {
+    pub(crate) fn new(engine: E, limits: FlowLimits) -> CoreThread<E> {
         CoreThread {
-            core,
-            storage,
-            snap_count,
+            engine,
             limits,
             conns: HashMap::new(),
             clock_offset: 0,
@@ -96,6 +92,7 @@ impl CoreThread {
             staged_order: Vec::new(),
             handled: Vec::new(),
             scratch: Vec::new(),
+            stash: std::collections::VecDeque::new(),
         }
     }
 
@@ -103,53 +100,97 @@ impl CoreThread {
         wall_ms() + self.clock_offset
     }
 
-    pub(super) fn run(mut self, rx: mpsc::Receiver<CoreMsg>) {
+    pub(crate) fn run(mut self, rx: mpsc::Receiver<CoreMsg>) {
         loop {
             let now = self.now();
-            let wait = (self.core.next_wakeup() - now).clamp(0, 1_000);
-            let first = match rx.recv_timeout(Duration::from_millis(wait as u64)) {
-                Ok(m) => Some(m),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            let wait = (self.engine.next_wakeup() - now).clamp(0, 1_000);
+            let first = match self.stash.pop_front() {
+                Some(m) => Some(m),
+                None => match rx.recv_timeout(Duration::from_millis(wait as u64)) {
+                    Ok(m) => Some(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                },
             };
-            let mut stop = None;
+            let mut exit = None;
+            let mut pause = None;
             let mut batch = first.into_iter().collect::<Vec<_>>();
             while batch.len() < 512 {
-                match rx.try_recv() {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
+                match self
+                    .stash
+                    .pop_front()
+                    .map_or_else(|| rx.try_recv().ok(), Some)
+                {
+                    Some(m) => batch.push(m),
+                    None => break,
                 }
             }
-            for msg in batch {
-                if stop.is_some() {
-                    // Stop is the last thing handled; later inputs are dropped with the
-                    // connections.
-                    continue;
-                }
-                if let Some(reply) = self.handle(msg) {
-                    stop = Some(reply);
+            let mut rest = batch.into_iter();
+            for msg in rest.by_ref() {
+                match msg {
+                    CoreMsg::Kill => return,
+                    CoreMsg::Pause(reply) => {
+                        pause = Some(reply);
+                        break;
+                    }
+                    CoreMsg::Resume(reply) => {
+                        let _ = reply.send(());
+                    }
+                    msg => {
+                        if let Some(reply) = self.handle(msg) {
+                            exit = Some(reply);
+                            break;
+                        }
+                    }
                 }
                 self.stage();
             }
+            // Inputs after a stop are dropped with the connections; after a pause they wait.
+            if pause.is_some() {
+                self.stash.extend(rest);
+            }
             let now = self.now();
-            self.core.tick(now);
+            self.engine.tick(now);
             self.stage();
             self.flush();
-            if let Some(reply) = stop {
+            if self.engine.stopped() {
+                return;
+            }
+            if let Some(reply) = pause {
+                let _ = reply.send(());
+                if self.paused(&rx) {
+                    return;
+                }
+            }
+            if let Some(reply) = exit {
                 self.conns.clear();
                 self.deferred.clear();
-                if let Some(storage) = self.storage.as_mut() {
-                    if let Err(e) = storage.snapshot(&self.core) {
-                        tracing::error!(error = %e, "snapshot at shutdown failed");
-                    }
-                }
-                let _ = reply.send(self.core);
+                self.engine.shutdown();
+                let _ = reply.send(self.engine.into_core());
                 return;
             }
         }
     }
 
-    fn handle(&mut self, msg: CoreMsg) -> Option<oneshot::Sender<ServerCore>> {
+    /// A stopped process: no timers, nothing handled, until resumed. True if killed (or
+    /// abandoned) meanwhile.
+    fn paused(&mut self, rx: &mpsc::Receiver<CoreMsg>) -> bool {
+        loop {
+            match rx.recv() {
+                Ok(CoreMsg::Kill) | Err(_) => return true,
+                Ok(CoreMsg::Resume(reply)) => {
+                    let _ = reply.send(());
+                    return false;
+                }
+                Ok(CoreMsg::Pause(reply)) => {
+                    let _ = reply.send(());
+                }
+                Ok(msg) => self.stash.push_back(msg),
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: CoreMsg) -> Option<oneshot::Sender<crate::core::ServerCore>> {
         let now = self.now();
         match msg {
             CoreMsg::Open {
@@ -160,12 +201,12 @@ impl CoreThread {
                 flow,
             } => {
                 self.conns.insert(conn, ConnHandle { tx, flow });
-                self.core.open(conn, addr, now);
+                self.engine.core_mut().open(conn, addr, now);
                 if let Some(subject) = x509 {
-                    self.core.add_x509_identity(conn, subject);
+                    self.engine.core_mut().add_x509_identity(conn, subject);
                 }
             }
-            CoreMsg::Connect { conn, req } => self.core.connect(conn, &req, now),
+            CoreMsg::Connect { conn, req } => self.engine.connect(conn, &req, now),
             CoreMsg::Frame {
                 conn,
                 frame,
@@ -189,15 +230,18 @@ impl CoreThread {
             CoreMsg::Closed { conn } => {
                 self.conns.remove(&conn);
                 self.deferred.remove(&conn);
-                self.core.closed(conn);
+                self.engine.core_mut().closed(conn);
             }
             CoreMsg::FourLetter { word, addr, reply } => {
                 let view = self.net_view(Some(addr));
-                let text = four_letter::render(&mut self.core, word, now, &view);
+                let text = four_letter::render(self.engine.core_mut(), word, now, &view);
                 let _ = reply.send(text);
             }
             CoreMsg::Control(c) => self.control(c, now),
+            CoreMsg::Member(m) => self.engine.extra(m, now),
             CoreMsg::Stop { reply } => return Some(reply),
+            // Handled by the run loop.
+            CoreMsg::Kill | CoreMsg::Pause(_) | CoreMsg::Resume(_) => {}
         }
         None
     }
@@ -205,23 +249,23 @@ impl CoreThread {
     fn control(&mut self, c: Control, now: i64) {
         match c {
             Control::DropAll(r) => {
-                self.core.drop_all_connections();
+                self.engine.core_mut().drop_all_connections();
                 let _ = r.send(());
             }
             Control::DropSession(id, r) => {
-                let _ = r.send(self.core.drop_session_connection(id));
+                let _ = r.send(self.engine.core_mut().drop_session_connection(id));
             }
             Control::Expire(id, r) => {
-                let _ = r.send(self.core.expire_session(id, now));
+                let _ = r.send(self.engine.expire_session(id, now));
             }
             Control::AdvanceClock(ms, r) => {
                 self.clock_offset += ms;
                 let now = self.now();
-                self.core.tick(now);
+                self.engine.tick(now);
                 let _ = r.send(());
             }
             Control::DropNextReply(id, r) => {
-                let live = self.core.sessions().is_live(id);
+                let live = self.engine.core().sessions().is_live(id);
                 if live {
                     self.faults.drop_next_reply.insert(id);
                 }
@@ -234,20 +278,18 @@ impl CoreThread {
             Control::HoldEvents(id, false, r) => {
                 let _ = r.send(self.release_events(id));
             }
-            Control::Inspect(f) => f(&self.core),
+            Control::Inspect(f) => f(self.engine.core()),
         }
     }
 
     /// What the four-letter words need from outside the core.
     fn net_view(&self, asker: Option<std::net::SocketAddr>) -> NetView {
-        let size = self
-            .storage
-            .as_ref()
-            .map_or(0, |s| s.dir_size().unwrap_or(0));
+        let size = self.engine.data_dir_bytes();
         NetView {
             asker,
             data_dir_bytes: size,
             log_dir_bytes: size,
+            role: self.engine.role(),
             queued: self
                 .conns
                 .iter()
@@ -290,19 +332,23 @@ impl CoreThread {
 
     /// Handles one request frame; its credit is given back when `pending` drops here.
     fn request(&mut self, conn: ConnId, pending: PendingFrame, now: i64) {
-        if self.core.connections().contains_key(&conn) {
+        if self.engine.core().connections().contains_key(&conn) {
             self.handled.push((conn, pending.received));
         }
         if self.reply_to_drop(conn, &pending.frame) {
             self.frame_without_reply(conn, &pending.frame, now);
         } else {
-            self.core.frame(conn, &pending.frame, now);
+            self.engine.frame(conn, &pending.frame, now);
         }
         self.stage();
     }
 
     fn session_of(&self, conn: ConnId) -> Option<i64> {
-        self.core.connections().get(&conn).and_then(|c| c.session)
+        self.engine
+            .core()
+            .connections()
+            .get(&conn)
+            .and_then(|c| c.session)
     }
 
     /// Whether this frame is a write of a session armed with "drop the next reply".
@@ -328,8 +374,17 @@ impl CoreThread {
     fn frame_without_reply(&mut self, conn: ConnId, frame: &[u8], now: i64) {
         self.stage();
         let session = self.session_of(conn);
-        self.core.frame(conn, frame, now);
-        for output in self.core.take_outputs() {
+        if self.engine.replies_later() {
+            // The reply comes when the txn commits: `stage_one` drops it then.
+            if let (Some(session), Ok(header)) = (session, RequestHeader::decode(&mut &frame[..])) {
+                self.faults.drop_next_reply.remove(&session);
+                self.faults.dropping.insert((conn, header.xid));
+            }
+            self.engine.frame(conn, frame, now);
+            return;
+        }
+        self.engine.frame(conn, frame, now);
+        for output in self.engine.core_mut().take_outputs() {
             if !matches!(output, Output::Reply { conn: c, .. } if c == conn) {
                 self.stage_one(output);
             }
@@ -340,7 +395,7 @@ impl CoreThread {
                 session = format_args!("{session:#x}"),
                 "fault: reply dropped after applying; closing the connection"
             );
-            self.core.drop_session_connection(session);
+            self.engine.core_mut().drop_session_connection(session);
         }
     }
 
@@ -350,7 +405,8 @@ impl CoreThread {
             return 0;
         };
         let conn = self
-            .core
+            .engine
+            .core()
             .connections()
             .iter()
             .find(|(_, c)| c.session == Some(session))
@@ -368,7 +424,7 @@ impl CoreThread {
     /// Encodes the core's outputs so far into this batch's per-connection buffers.
     fn stage(&mut self) {
         let mut outputs = std::mem::take(&mut self.scratch);
-        self.core.swap_outputs(&mut outputs);
+        self.engine.core_mut().swap_outputs(&mut outputs);
         for output in outputs.drain(..) {
             self.stage_one(output);
         }
@@ -382,6 +438,21 @@ impl CoreThread {
             | Output::Event { conn, .. }
             | Output::Close { conn } => *conn,
         };
+        if let Output::Reply { header, .. } = &output {
+            if !self.faults.dropping.is_empty() && self.faults.dropping.remove(&(conn, header.xid))
+            {
+                tracing::info!(
+                    conn,
+                    "fault: reply dropped after applying; closing the connection"
+                );
+                let staged = self.staged.entry(conn).or_insert_with(|| {
+                    self.staged_order.push(conn);
+                    Staged::default()
+                });
+                staged.close = true;
+                return;
+            }
+        }
         if let Output::Event { zxid, event, .. } = &output {
             if !self.faults.held.is_empty() {
                 let session = self.session_of(conn);
@@ -407,38 +478,31 @@ impl CoreThread {
         }
     }
 
-    /// Persists the batch's txns, then releases its outputs.
+    /// Makes the batch durable, then releases its outputs.
     fn flush(&mut self) {
-        let log = self.core.take_log();
-        if let Some(storage) = self.storage.as_mut() {
-            if !log.is_empty() {
-                if let Err(e) = storage.append(&log) {
-                    // Nothing of this batch may be acknowledged: drop every connection.
-                    tracing::error!(error = %e, "txn log write failed; closing connections");
-                    self.staged.clear();
-                    self.staged_order.clear();
-                    self.handled.clear();
-                    self.core.drop_all_connections();
-                    let _ = self.core.take_outputs();
-                    for (_, h) in self.conns.drain() {
-                        let _ = h.tx.send(ConnOut::Abort);
-                    }
-                    self.deferred.clear();
-                    return;
-                }
-                if storage.txns_since_snapshot() >= self.snap_count {
-                    if let Err(e) = storage.snapshot(&self.core) {
-                        tracing::error!(error = %e, "snapshot failed");
-                    }
-                }
+        let now = self.now();
+        if let Err(e) = self.engine.make_durable(now) {
+            // Nothing of this batch may be acknowledged: drop every connection.
+            tracing::error!(error = %e, "a write to the disk failed; closing connections");
+            self.staged.clear();
+            self.staged_order.clear();
+            self.handled.clear();
+            self.engine.core_mut().drop_all_connections();
+            let _ = self.engine.core_mut().take_outputs();
+            for (_, h) in self.conns.drain() {
+                let _ = h.tx.send(ConnOut::Abort);
             }
+            self.deferred.clear();
+            return;
         }
+        // Making it durable may have released more (a member's commits).
+        self.stage();
         let done = Instant::now();
         let now = self.now();
         for (conn, received) in std::mem::take(&mut self.handled) {
             let ms = done.saturating_duration_since(received).as_millis();
             let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-            self.core.record_latency(conn, ms, now);
+            self.engine.core_mut().record_latency(conn, ms, now);
         }
         for conn in std::mem::take(&mut self.staged_order) {
             let Some(staged) = self.staged.remove(&conn) else {
@@ -459,7 +523,7 @@ impl CoreThread {
                     let _ = h.tx.send(ConnOut::Abort);
                     self.conns.remove(&conn);
                     self.deferred.remove(&conn);
-                    self.core.closed(conn);
+                    self.engine.core_mut().closed(conn);
                     continue;
                 }
             }

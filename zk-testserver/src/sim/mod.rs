@@ -11,6 +11,7 @@
 mod checker;
 mod clients;
 mod faults;
+mod members;
 mod network;
 mod rng;
 #[cfg(test)]

@@ -92,6 +92,7 @@ fn txn(zxid: i64) -> LoggedTxn {
         zxid,
         time: 0,
         session_id: 0,
+        cxid: 0,
         txn: Txn::Delete {
             path: format!("/{zxid}"),
         },
@@ -152,4 +153,40 @@ fn checker_rejects_lost_or_undurable_writes() {
         current: 2,
     };
     assert!(c.on_persist(1, &epochs, &back).is_err());
+}
+
+/// `ZK_MEMBER_SIM_SEEDS` seeds (default 20) from `ZK_MEMBER_SIM_FIRST_SEED` (default 0), or
+/// the one seed `ZK_MEMBER_SIM_SEED`.
+#[test]
+fn member_seeds() {
+    let (first, count) = match env_u64("ZK_MEMBER_SIM_SEED") {
+        Some(seed) => (seed, 1),
+        None => (
+            env_u64("ZK_MEMBER_SIM_FIRST_SEED").unwrap_or(0),
+            env_u64("ZK_MEMBER_SIM_SEEDS").unwrap_or(20),
+        ),
+    };
+    let mut total = super::members::MemberSummary::default();
+    for seed in first..first + count {
+        match super::members::MemberSim::new(seed).run() {
+            Ok(s) => {
+                total.acked_writes += s.acked_writes;
+                total.reads += s.reads;
+                total.syncs += s.syncs;
+                total.sessions += s.sessions;
+                total.crashes += s.crashes;
+                total.partitions += s.partitions;
+            }
+            Err(e) => panic!(
+                "member simulation seed {seed} failed: {e}\nreplay: ZK_MEMBER_SIM_SEED={seed} \
+                 cargo test -p zk-testserver --lib sim::tests::member_seeds -- --nocapture"
+            ),
+        }
+    }
+    eprintln!("{count} member seeds from {first}: {total:?}");
+    assert!(
+        count == 0 || total.acked_writes > 0,
+        "no write was acknowledged"
+    );
+    assert!(count == 0 || total.reads > 0, "no read of an own write");
 }

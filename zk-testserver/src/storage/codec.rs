@@ -152,10 +152,12 @@ pub fn decode_logged(mut payload: &[u8]) -> DecodeResult<LoggedTxn> {
     if buf.has_remaining() {
         return Err(DecodeError::TrailingBytes(buf.remaining()));
     }
+    // The cxid only matters to a live member answering its clients: not kept on disk.
     Ok(LoggedTxn {
         zxid,
         time,
         session_id,
+        cxid: 0,
         txn,
     })
 }

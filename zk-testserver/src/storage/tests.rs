@@ -16,6 +16,7 @@ fn txn(zxid: i64) -> LoggedTxn {
         zxid,
         time: 1000 + zxid,
         session_id: 5,
+        cxid: 0,
         txn: Txn::Multi(vec![
             Txn::Create {
                 path: format!("/n{zxid}"),

@@ -150,19 +150,31 @@ async fn wires_tls_client_auth_and_read_only_mode() {
     child.wait().unwrap();
 }
 
+/// A member config is refused the way ZooKeeper refuses it: no `myid`, or a `myid` the server
+/// list does not name.
 #[test]
-fn refuses_ensembles_clearly() {
+fn refuses_a_member_config_without_a_listed_myid() {
     let dir = std::env::temp_dir().join(format!("zk-bin-ens-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("zoo.cfg");
     std::fs::write(
         &cfg,
-        "tickTime=2000\nclientPort=2181\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n",
+        format!(
+            "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort=2181\n\
+             server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n",
+            dir.display()
+        ),
     )
     .unwrap();
+    let _ = std::fs::remove_file(dir.join("myid"));
     let out = Command::new(BIN).arg(&cfg).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ensembles come in the next release"), "{err}");
+    assert!(err.contains("missing myid"), "{err}");
+    std::fs::write(dir.join("myid"), "3\n").unwrap();
+    let out = Command::new(BIN).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 is not in the server list"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

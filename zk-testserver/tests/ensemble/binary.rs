@@ -1,0 +1,222 @@
+//! Three `zk-testserver zoo.cfg` processes with `server.N` lines and `myid` files, as a test
+//! harness that launches real ZooKeeper members would start them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{client_of, create_retrying, synced_read};
+
+const BIN: &str = env!("CARGO_BIN_EXE_zk-testserver");
+
+struct Members {
+    dir: PathBuf,
+    client_ports: Vec<u16>,
+    children: Vec<Option<Child>>,
+    /// Each member's role from its last "serving" / "not serving" log line.
+    roles: Vec<Arc<Mutex<Option<String>>>>,
+}
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Members {
+    fn write(n: usize) -> Members {
+        let dir = std::env::temp_dir().join(format!("zk-ens-bin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // Hold every port until all are picked, so they are distinct.
+        let listeners: Vec<_> = (0..3 * n)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
+        drop(listeners);
+        // The forms real harnesses write: role and client port on the line, or neither.
+        let servers: String = (0..n)
+            .map(|i| {
+                let (c, q, e) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
+                if i == 0 {
+                    format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1)
+                } else {
+                    format!(
+                        "server.{}=localhost:{q}:{e}:participant;127.0.0.1:{c}\n",
+                        i + 1
+                    )
+                }
+            })
+            .collect();
+        for i in 0..n {
+            let member = dir.join(format!("member-{}", i + 1));
+            let data = member.join("data");
+            std::fs::create_dir_all(&data).unwrap();
+            std::fs::write(data.join("myid"), format!("{}\n", i + 1)).unwrap();
+            let client_port = if i == 0 {
+                format!("clientPort={}\nclientPortAddress=127.0.0.1\n", ports[0])
+            } else {
+                String::new()
+            };
+            std::fs::write(
+                member.join("zoo.cfg"),
+                format!(
+                    "tickTime=20\ninitLimit=10\nsyncLimit=5\ndataDir={}\n{client_port}\
+                     4lw.commands.whitelist=*\nadmin.enableServer=false\n{servers}",
+                    data.display()
+                ),
+            )
+            .unwrap();
+        }
+        Members {
+            dir,
+            client_ports: (0..n).map(|i| ports[3 * i]).collect(),
+            children: (0..n).map(|_| None).collect(),
+            roles: (0..n).map(|_| Arc::default()).collect(),
+        }
+    }
+
+    /// Starts member `i`; its log lines tell its role.
+    fn start(&mut self, i: usize) {
+        let cfg = self.dir.join(format!("member-{}", i + 1)).join("zoo.cfg");
+        let mut child = Command::new(BIN)
+            .arg("-Xmx512m")
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        self.children[i] = Some(child);
+        let role = self.roles[i].clone();
+        *role.lock().unwrap() = None;
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let line = strip_ansi(&line);
+                if line.contains("zk-testserver serving") {
+                    let r = line.split("role=").nth(1).and_then(|r| r.split(' ').next());
+                    *role.lock().unwrap() = r.map(str::to_string);
+                } else if line.contains("not serving") {
+                    *role.lock().unwrap() = None;
+                }
+            }
+        });
+    }
+
+    fn addr(&self, i: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.client_ports[i]))
+    }
+
+    fn connect_string(&self) -> String {
+        (0..self.client_ports.len())
+            .map(|i| self.addr(i).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.children[i].take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// The member that leads: `srvr` says `Mode: leader`, or its log says it serves as the
+    /// leader. Waits up to 10 s for one.
+    fn wait_leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for i in 0..self.children.len() {
+                if self.children[i].is_none() {
+                    continue;
+                }
+                let logged = self.roles[i].lock().unwrap().as_deref() == Some("Leading");
+                if logged || mode(self.addr(i)).as_deref() == Some("leader") {
+                    return i;
+                }
+            }
+            assert!(Instant::now() < deadline, "no member says it leads");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The text of a log line without its terminal color codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn mode(addr: SocketAddr) -> Option<String> {
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"srvr").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_string())
+}
+
+/// Three binaries from `zoo.cfg` files elect a leader and serve; killing the leader's process
+/// keeps the ensemble writable with every acknowledged write; the killed member restarts from
+/// its data directory and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_binaries_from_zoo_cfg_survive_a_leader_kill() {
+    let mut m = tokio::task::block_in_place(|| {
+        let mut m = Members::write(3);
+        for i in 0..3 {
+            m.start(i);
+        }
+        m
+    });
+    let leader = tokio::task::block_in_place(|| m.wait_leader());
+    let c = client_of(&m.connect_string()).await;
+    for i in 0..20 {
+        create_retrying(&c, &format!("/b{i}"), b"b").await;
+    }
+    let session = c.session_id();
+    tokio::task::block_in_place(|| m.kill(leader));
+    let killed = Instant::now();
+    for i in 20..40 {
+        create_retrying(&c, &format!("/b{i}"), b"b").await;
+    }
+    eprintln!(
+        "leader process killed; 20 writes later: {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(c.session_id(), session);
+    let new = tokio::task::block_in_place(|| m.wait_leader());
+    assert_ne!(new, leader);
+    tokio::task::block_in_place(|| m.start(leader));
+    let back = client_of(&m.addr(leader).to_string()).await;
+    assert_eq!(synced_read(&back, "/b39").await.as_deref(), Some(&b"b"[..]));
+    for i in 0..40 {
+        let (data, _) = back.get_data(&format!("/b{i}")).await.expect("get");
+        assert_eq!(&data[..], b"b");
+    }
+}

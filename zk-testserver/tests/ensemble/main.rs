@@ -1,0 +1,10 @@
+//! The in-process replicated [`zk_testserver::Ensemble`] over real sockets, driven by
+//! zk-client: failover under write load, partitions, `sync`, restarts from disk, sessions
+//! moving between members, ensemble-wide expiry, and the fault-injection API.
+
+mod binary;
+mod failover;
+mod faults;
+mod restart;
+mod sessions;
+mod support;
