@@ -14,7 +14,8 @@
 //! three-member ensemble and kills its leader member in the middle of each ([`failover`]);
 //! `demo` shows the plain client API (watches, ephemeral nodes) and what faults do to it.
 //!
-//! Every example takes its servers from [`Servers`]: an embedded zk-testserver by default,
+//! Every example takes its servers from [`Servers`]: an embedded zk-testserver ensemble of
+//! three members by default,
 //! so it runs on a fresh machine with nothing installed, or any ZooKeeper ensemble (real
 //! Apache ZooKeeper included) given by `--connect host:port[,host:port...]` or the
 //! `ZK_SERVERS` environment variable. The examples only use the connect string and the

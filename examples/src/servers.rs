@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use zk_client::{Client, ClientBuilder};
 use zk_testserver::real::{RealOptions, RealZooKeeper};
-use zk_testserver::TestServer;
+use zk_testserver::Ensemble;
 
 use crate::failover::Armed;
 use crate::proxy::Proxy;
@@ -29,8 +29,13 @@ pub struct Servers {
 
 #[derive(Debug)]
 enum Kind {
-    /// An embedded zk-testserver.
-    Embedded(Box<TestServer>),
+    /// An embedded zk-testserver ensemble (behind an async mutex: killing and restarting
+    /// members takes `&mut`), with its connect string.
+    Embedded {
+        ensemble: Box<tokio::sync::Mutex<Ensemble>>,
+        connect: String,
+        members: usize,
+    },
     /// An external ensemble given on the command line or in `ZK_SERVERS`.
     External(String),
     /// Real Apache ZooKeeper members launched by `zk_testserver::real`.
@@ -75,15 +80,21 @@ impl Servers {
         Servers::real_ensemble(3).await
     }
 
-    /// Starts embedded servers on free loopback ports.
+    /// Starts the embedded servers: a zk-testserver ensemble of three members in this
+    /// process, on free loopback ports.
     pub async fn embedded() -> Result<Servers, BoxError> {
-        let server = TestServer::builder()
-            .tick_time_ms(100)
+        let members = 3;
+        let ensemble = Ensemble::builder()
+            .members(members)
             .session_timeout_bounds(200, 60_000)
-            .extended_types(true)
             .start()
             .await?;
-        Ok(Servers::new(Kind::Embedded(Box::new(server))))
+        let connect = ensemble.connect_string();
+        Ok(Servers::new(Kind::Embedded {
+            ensemble: Box::new(tokio::sync::Mutex::new(ensemble)),
+            connect,
+            members,
+        }))
     }
 
     /// Launches an ensemble of `members` real Apache ZooKeeper JVMs on free loopback ports
@@ -116,7 +127,7 @@ impl Servers {
     /// The connect string of the servers.
     pub fn connect_string(&self) -> String {
         match &self.kind {
-            Kind::Embedded(server) => server.connect_string(),
+            Kind::Embedded { connect, .. } => connect.clone(),
             Kind::External(connect) => connect.clone(),
             Kind::Real(zk) => zk.connect_string(),
         }
@@ -125,9 +136,9 @@ impl Servers {
     /// A line describing the servers.
     pub fn describe(&self) -> String {
         match &self.kind {
-            Kind::Embedded(server) => {
-                format!("embedded zk-testserver at {}", server.connect_string())
-            }
+            Kind::Embedded {
+                connect, members, ..
+            } => format!("embedded zk-testserver ensemble of {members} members at {connect}"),
             Kind::External(connect) => format!("external ensemble {connect}"),
             Kind::Real(zk) => format!(
                 "{} real ZooKeeper members at {}",
@@ -139,7 +150,7 @@ impl Servers {
 
     /// True for embedded servers.
     pub fn is_embedded(&self) -> bool {
-        matches!(self.kind, Kind::Embedded(_))
+        matches!(self.kind, Kind::Embedded { .. })
     }
 
     /// A connected client with a 10 s session timeout.
@@ -159,7 +170,7 @@ impl Servers {
             configure(Client::builder(connect).session_timeout(Duration::from_secs(10)))
         };
         match &self.kind {
-            Kind::Embedded(server) => Ok(builder(&server.connect_string()).connect().await?),
+            Kind::Embedded { connect, .. } => Ok(builder(connect).connect().await?),
             Kind::External(_) | Kind::Real(_) => {
                 let proxy = Arc::new(Proxy::start(&self.connect_string()).await?);
                 let client = builder(proxy.connect_string()).connect().await?;
@@ -183,8 +194,11 @@ impl Servers {
     pub async fn expire_session(&self, client: &Client) -> Result<(), BoxError> {
         let id = client.session_id();
         let connect = match &self.kind {
-            Kind::Embedded(server) => {
-                return match server.expire_session(id.0).await {
+            Kind::Embedded { ensemble, .. } => {
+                // Only a leader can close a session: during an election, wait for one.
+                let ensemble = ensemble.lock().await;
+                ensemble.wait_for_leader(Duration::from_secs(10)).await?;
+                return match ensemble.expire_session(id.0).await {
                     true => Ok(()),
                     false => Err(format!("no session {:#x} to expire", id.0).into()),
                 };
@@ -217,8 +231,11 @@ impl Servers {
     /// false, doing nothing, on an external ensemble.
     pub async fn drop_connections(&self) -> bool {
         match &self.kind {
-            Kind::Embedded(server) => {
-                server.drop_connections().await;
+            Kind::Embedded { ensemble, .. } => {
+                let ensemble = ensemble.lock().await;
+                for id in ensemble.member_ids() {
+                    ensemble.drop_connections(id).await;
+                }
                 true
             }
             Kind::External(_) | Kind::Real(_) => false,
@@ -227,7 +244,11 @@ impl Servers {
 
     /// True when these servers are an ensemble whose leader member can be killed.
     pub fn can_kill_leader(&self) -> bool {
-        matches!(&self.kind, Kind::Real(zk) if zk.member_count() >= 3)
+        match &self.kind {
+            Kind::Embedded { members, .. } => *members >= 3,
+            Kind::Real(zk) => zk.member_count() >= 3,
+            Kind::External(_) => false,
+        }
     }
 
     /// Kills the member that leads the ensemble and returns its id (`myid`).
@@ -243,6 +264,12 @@ impl Servers {
                 .await??;
                 Ok(killed as u64 + 1)
             }
+            Kind::Embedded { ensemble, .. } if self.can_kill_leader() => {
+                let mut ensemble = ensemble.lock().await;
+                let leader = ensemble.leader().ok_or("no member leads")?;
+                ensemble.kill(leader);
+                Ok(leader)
+            }
             _ => Err(format!("{} cannot lose its leader", self.describe()).into()),
         }
     }
@@ -255,7 +282,8 @@ impl Servers {
                 let leader = tokio::task::spawn_blocking(move || zk.leader()).await;
                 leader.ok().flatten().map(|index| index as u64 + 1)
             }
-            _ => None,
+            Kind::Embedded { ensemble, .. } => ensemble.lock().await.leader(),
+            Kind::External(_) => None,
         }
     }
 
@@ -270,7 +298,15 @@ impl Servers {
                 tokio::task::spawn_blocking(move || zk.restart(index)).await??;
                 Ok(())
             }
-            _ => Err(format!("{} has no members to restart", self.describe()).into()),
+            Kind::Embedded { ensemble, .. } => {
+                let mut ensemble = ensemble.lock().await;
+                ensemble.restart(id).await?;
+                ensemble.wait_serving(id, Duration::from_secs(10)).await?;
+                Ok(())
+            }
+            Kind::External(_) => {
+                Err(format!("{} has no members to restart", self.describe()).into())
+            }
         }
     }
 

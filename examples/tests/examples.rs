@@ -209,13 +209,10 @@ fn tour_runs_against_real_zookeeper() {
     );
 }
 
-/// The failover tour: each example on a three-member ensemble whose leader member is killed
-/// mid-run; every example's own checks must pass.
+/// The failover tour: each example on the embedded three-member ensemble, whose leader member
+/// is killed mid-run; every example's own checks must pass.
 #[test]
 fn failover_tour_keeps_every_guarantee() {
-    if !require_real_zookeeper() {
-        return;
-    }
     let out = run(env!("CARGO_BIN_EXE_failover"), &[]);
     println!("{out}");
     assert_eq!(
@@ -224,6 +221,10 @@ fn failover_tour_keeps_every_guarantee() {
         "a kill and a report per example:\n{out}"
     );
     assert_eq!(out.matches("guarantees held").count(), 6, "{out}");
+    assert!(
+        out.contains("embedded zk-testserver ensemble of 3 members"),
+        "{out}"
+    );
     assert_in_order(
         &out,
         &[
