@@ -1,5 +1,5 @@
-//! The README's first command must work: run the demo binary on its embedded server, and
-//! against real Apache ZooKeeper through `--connect`.
+//! The demo binary runs on its embedded server, and against real Apache ZooKeeper through
+//! `--connect`. (The README's first command, the tour, is tested in `examples.rs`.)
 
 use std::process::Command;
 

@@ -18,14 +18,12 @@
 //!
 //! Every step waits on events, never on sleeps, and fails loudly after 10 seconds.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use zk_client::{
     AddWatchMode, Client, CreateMode, CreateOptions, EventType, OneshotWatcher, PersistentWatcher,
     SessionState,
 };
-use zk_examples::{init_logging, step, BoxError, Servers};
+use zk_examples::{init_logging, step, text, BoxError, Servers};
 
 const CONFIG: &str = "/demo/config/app";
 const SERVICES: &str = "/demo/services/api";
@@ -92,12 +90,12 @@ async fn main() -> Result<(), BoxError> {
     println!("  consumer now sees {members:?}");
 
     // 3. Faults.
-    let Some(server) = servers.embedded() else {
+    if !servers.is_embedded() {
         println!(
-            "\n(external ensemble: skipping fault injection, which needs the embedded server)"
+            "\n(external ensemble: skipping fault injection, which needs the embedded servers)"
         );
         return finish(admin).await;
-    };
+    }
     println!("\n== 3. faults");
     let before: Vec<i64> = instances.iter().map(|(c, _)| c.session_id().0).collect();
     let everyone: Vec<&Client> = [&admin, &consumer]
@@ -107,7 +105,9 @@ async fn main() -> Result<(), BoxError> {
         .collect();
     // Subscribe before the fault, so no state change can be missed.
     let mut states: Vec<_> = everyone.iter().map(|c| c.state()).collect();
-    server.drop_connections().await;
+    if !servers.drop_connections().await {
+        return Err("the embedded servers cannot drop connections".into());
+    }
     println!("  the server dropped every connection");
     for state in &mut states {
         step("every client reconnects", async {
@@ -126,7 +126,7 @@ async fn main() -> Result<(), BoxError> {
 
     let (doomed, node) = &providers[0];
     let id = doomed.session_id().0;
-    server.expire_session(id).await;
+    servers.expire_session(doomed).await?;
     println!("  the server expired session {id:#x} (provider {node})");
     let mut doomed_state = doomed.state();
     step("the provider learns its session expired", async {
@@ -142,11 +142,7 @@ async fn main() -> Result<(), BoxError> {
 }
 
 async fn connect(servers: &Servers) -> Result<Client, BoxError> {
-    let client = Client::builder(servers.connect_string())
-        .session_timeout(Duration::from_secs(10))
-        .connect()
-        .await?;
-    Ok(client)
+    servers.client().await
 }
 
 /// Writes a new config value and waits until every instance has seen it.
@@ -220,8 +216,4 @@ async fn finish(admin: Client) -> Result<(), BoxError> {
     admin.close().await?;
     println!("\ndemo complete: every step was confirmed by a watch event or a read");
     Ok(())
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
