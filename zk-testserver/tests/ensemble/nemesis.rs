@@ -269,7 +269,7 @@ async fn round(seed: u64) -> Round {
 
     // Half the clients talk to one member only, the rest to the whole ensemble.
     let mut clients = Vec::new();
-    for c in 0..CLIENTS {
+    for _ in 0..CLIENTS {
         let connect = if rng.below(2) == 0 {
             ensemble
                 .client_addr(ids[rng.below(ids.len() as u64) as usize])
