@@ -5,6 +5,7 @@
 mod binary;
 mod failover;
 mod faults;
+mod nemesis;
 mod restart;
 mod sessions;
 mod support;
