@@ -29,6 +29,9 @@ pub enum ServerKind {
     Real,
     /// The Rust zk-testserver, in this process (standalone, or an in-process `Ensemble`).
     Rust,
+    /// The Rust zk-testserver as a 3-member in-process `Ensemble`, also for the shared server
+    /// (a suite written for one server, run against replicated members).
+    RustEnsemble,
 }
 
 /// What a test needs from the servers it talks to.
@@ -99,7 +102,7 @@ pub fn available() -> bool {
     init_tracing();
     match crate::SERVER {
         ServerKind::Real => zk_testserver::real::require_real_zookeeper(),
-        ServerKind::Rust => true,
+        ServerKind::Rust | ServerKind::RustEnsemble => true,
     }
 }
 
@@ -109,6 +112,7 @@ pub fn launch(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
         ServerKind::Real => real::launch(members, opts),
         ServerKind::Rust if members == 1 => rust_server::launch(opts),
         ServerKind::Rust => rust_server::launch_ensemble(members, opts),
+        ServerKind::RustEnsemble => rust_server::launch_ensemble(members.max(3), opts),
     }
 }
 
