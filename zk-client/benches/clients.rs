@@ -32,6 +32,10 @@
 //! `epoll_wait`). System calls per op: run the bench under `perf stat -e
 //! raw_syscalls:sys_enter` with `ZKB_CONNECT` (so that only client threads are counted).
 
+#[path = "support/machine.rs"]
+mod machine;
+
+use machine::{cpu_model, load_average};
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -756,21 +760,4 @@ fn main() {
         started.elapsed().as_secs_f64(),
         load_average()
     );
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }

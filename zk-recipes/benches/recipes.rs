@@ -42,6 +42,10 @@
 #[path = "../tests/curator/javac.rs"]
 mod javac;
 
+#[path = "../../zk-client/benches/support/machine.rs"]
+mod machine;
+
+use machine::{cpu_model, load_average};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -708,21 +712,4 @@ fn main() {
         started.elapsed().as_secs_f64(),
         load_average()
     );
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
