@@ -651,6 +651,12 @@ impl Client {
     /// the request timeout, capped at 5 s), which deletes the session's ephemeral nodes. Every
     /// handle then fails with [`Error::Closed`]. Closing a session that is already over
     /// succeeds.
+    ///
+    /// A client that is disconnected when `close` is called (a connection blip during a
+    /// shutdown) reconnects within that bound only to send closeSession, so its ephemerals go
+    /// at once. If no server answers in time, the client ends anyway and the session lives on
+    /// the server until its timeout: ephemerals stay that long (as with every ZooKeeper
+    /// client); queued requests fail with [`Error::Closed`] at once.
     pub fn close(&self) -> impl Future<Output = Result<()>> + Send + 'static {
         let (token, rx) = oneshot::channel();
         let sent = self.commands.send(Command::Close(token)).is_ok();

@@ -105,11 +105,12 @@ impl<R> Session<R> {
         tracing::info!(session_id = self.session_id, "connection lost");
         self.effects.push_back(Effect::Disconnect);
         self.out.clear();
-        if self.closing.is_some() {
+        if self.closing.is_some() && !self.can_resume() {
             self.fail_in_flight();
             self.terminate(SessionState::Closed, Error::Closed);
             return;
         }
+        // (While closing, the reconnect below only sends closeSession again.)
         // The state changes first, so whoever sees ConnectionLoss sees Disconnected too.
         self.set_state(SessionState::Disconnected);
         self.fail_in_flight();

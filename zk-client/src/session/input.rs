@@ -93,6 +93,15 @@ impl<R> Session<R> {
         self.last_heard = now;
         self.last_recv = now;
         self.phase = Phase::Connected;
+        if self.closing.is_some() {
+            // Reconnected only to close: no credentials, watches or queued requests.
+            tracing::debug!(
+                session_id = self.session_id,
+                "reconnected to close the session"
+            );
+            self.send_internal(&Request::CloseSession, now, now);
+            return;
+        }
         tracing::info!(
             session_id = self.session_id,
             timeout_ms = response.timeout,

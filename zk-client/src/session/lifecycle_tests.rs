@@ -439,3 +439,62 @@ fn a_local_read_only_session_replaced_on_a_read_write_server_is_connected_anew()
         ]
     );
 }
+
+#[test]
+fn close_while_disconnected_reconnects_to_close() {
+    let mut h = Harness::new(config(1));
+    h.establish(0x10, false);
+    h.drain();
+    h.core.on_disconnected(h.now);
+    h.submit(1, get_data("/a", false), None);
+    h.drain();
+    h.core.close(Some(9), h.now);
+    // Queued requests fail at once; the close waits for the server.
+    assert_eq!(completions(&h.drain()), vec![(1, Err(Error::Closed))]);
+    assert!(!h.core.is_finished());
+    let request = h.establish(0x10, false);
+    assert_eq!(request.session_id, 0x10, "the same session is resumed");
+    let sent = h.requests();
+    assert_eq!(sent.len(), 1, "only closeSession: {sent:?}");
+    assert_eq!(sent[0].0.op(), OpCode::CloseSession);
+    assert!(
+        states(&h.drain()).is_empty(),
+        "a reconnect to close is not announced"
+    );
+    h.reply(sent[0].0.xid, 3, ErrorCode::Ok, None);
+    let effects = h.drain();
+    assert_eq!(states(&effects), vec![SessionState::Closed]);
+    assert_eq!(completions(&effects), vec![(9, Ok(Response::Empty))]);
+    assert!(h.core.is_finished());
+}
+
+#[test]
+fn close_retries_after_losing_the_connection_and_gives_up_in_time() {
+    let mut h = Harness::new(config(1));
+    h.establish(0x10, false);
+    h.drain();
+    h.core.close(Some(9), h.now);
+    assert_eq!(h.requests()[0].0.op(), OpCode::CloseSession);
+    // The closeSession (or its reply) is lost with the connection: it is sent again on the
+    // next connection, and without one the close ends at its deadline.
+    h.core.on_disconnected(h.now);
+    let effects = h.drain();
+    assert!(matches!(effects.last(), Some(Effect::Connect(_))));
+    assert!(completions(&effects).is_empty());
+    h.core.on_connect_failed(h.now);
+    // The close waits at most 5 s (less than the 6 s session timeout).
+    h.advance(Duration::from_secs(5));
+    let effects = h.drain();
+    assert_eq!(completions(&effects), vec![(9, Ok(Response::Empty))]);
+    assert_eq!(states(&effects).last(), Some(&SessionState::Closed));
+    assert!(h.core.is_finished());
+}
+
+#[test]
+fn close_without_a_session_ends_at_once() {
+    let mut h = Harness::new(config(1));
+    h.core.close(Some(9), h.now);
+    let effects = h.drain();
+    assert_eq!(completions(&effects), vec![(9, Ok(Response::Empty))]);
+    assert!(h.core.is_finished());
+}

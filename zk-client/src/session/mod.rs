@@ -679,8 +679,10 @@ impl<R> Session<R> {
         }
     }
 
-    /// Closes the session: sends closeSession and waits (bounded) for its reply when connected,
-    /// or ends at once otherwise. `token` completes once closed.
+    /// Closes the session: sends closeSession and waits (bounded) for its reply. A session
+    /// that exists but is disconnected now is reconnected within that bound to be closed, so
+    /// its ephemeral nodes go at once rather than a session timeout later; a client without a
+    /// session ends at once. `token` completes once closed.
     pub(crate) fn close(&mut self, token: Option<R>, now: Instant) {
         if self.phase == Phase::Terminal || self.closing.is_some() {
             if let Some(token) = token {
@@ -689,13 +691,28 @@ impl<R> Session<R> {
             return;
         }
         self.close_token = token;
+        let deadline = now + self.cfg.request_timeout.min(MAX_CLOSE_WAIT);
         if self.phase == Phase::Connected {
             tracing::debug!(session_id = self.session_id, "closing session");
-            self.closing = Some(now + self.cfg.request_timeout.min(MAX_CLOSE_WAIT));
+            self.closing = Some(deadline);
             self.send_internal(&Request::CloseSession, now, now);
+        } else if self.can_resume() {
+            tracing::debug!(
+                session_id = self.session_id,
+                "closing session once reconnected"
+            );
+            self.closing = Some(deadline);
+            for q in std::mem::take(&mut self.queue) {
+                self.complete(q.token, Err(Error::Closed));
+            }
         } else {
             self.terminate(SessionState::Closed, Error::Closed);
         }
+    }
+
+    /// True if a reconnect would resume this session (not create a new one).
+    pub(super) fn can_resume(&self) -> bool {
+        self.established() && self.seen_rw
     }
 }
 

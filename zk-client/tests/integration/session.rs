@@ -129,3 +129,35 @@ async fn dropping_the_last_handle_closes_the_session() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_while_disconnected_reconnects_and_ends_the_session() {
+    if !support::available() {
+        return;
+    }
+    // A graceful shutdown during a connection blip: close() reconnects (within its bound) to
+    // send closeSession, so the ephemeral goes now and not a session timeout (30 s) later.
+    let cluster = support::shared();
+    let observer = support::connect(&cluster).await;
+    let proxy = crate::support::proxy::Proxy::start(cluster.member_addr(0)).await;
+    let client = Client::builder(proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .unwrap();
+    let eph = unique_path("closed-while-away");
+    client
+        .create(&eph, b"", &CreateOptions::new(CreateMode::Ephemeral))
+        .await
+        .unwrap();
+    let (_, gone) = observer.exists_and_watch(&eph).await.unwrap();
+    proxy.set_blocked(true);
+    proxy.cut();
+    wait_state(&client, 10, |s| s == SessionState::Disconnected).await;
+    let closing = tokio::spawn(client.close());
+    proxy.set_blocked(false);
+    within(10, "close", closing).await.unwrap().unwrap();
+    let event = within(5, "ephemeral deleted on close", gone.changed()).await;
+    assert_eq!(event.event_type, EventType::NodeDeleted);
+    assert_eq!(client.get_data("/").await, Err(Error::Closed));
+}
