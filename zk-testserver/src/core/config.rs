@@ -96,6 +96,9 @@ pub struct CoreConfig {
     /// auth and SASL (`zookeeper.enforce.auth.*`, `zookeeper.sessionRequireClientSASLAuth`);
     /// empty: not enforced.
     pub enforce_auth_schemes: Vec<String>,
+    /// An ensemble member's quorum settings, which `conf` reports as ZooKeeper's quorum
+    /// servers do; `None`: standalone.
+    pub quorum: Option<crate::four_letter::QuorumConf>,
 }
 
 impl CoreConfig {
@@ -123,6 +126,7 @@ impl CoreConfig {
             sasl_super_user: None,
             x509_super_user: None,
             enforce_auth_schemes: Vec::new(),
+            quorum: None,
         }
     }
 }

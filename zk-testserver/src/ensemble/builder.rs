@@ -8,15 +8,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::{
-    DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving,
+    DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, SecurePort,
+    Serving,
 };
+use crate::four_letter::QuorumConf;
 use crate::replication::{PeerState, ReplicaConfig, ServerId};
-use crate::server::{ServerError, TestServerBuilder};
+use crate::server::{ServerError, TestServerBuilder, TlsFiles};
 
 /// Configures and starts an [`Ensemble`].
 #[derive(Debug, Clone)]
@@ -128,6 +131,15 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Every member also serves TLS clients (`secureClientPort`) with this key and
+    /// certificate, on a port of its own ([`Ensemble::secure_addr`]). Client
+    /// authentication, JKS or PKCS#12 stores: through [`EnsembleBuilder::server_settings`]
+    /// (`tls_client_auth`, `tls_key_store`, `tls_trust_store`), as on a standalone server.
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.server = self.server.tls(files, 0);
+        self
+    }
+
     /// How long [`EnsembleBuilder::start`] waits for a leader and every member serving
     /// (default 30 s).
     pub fn start_timeout(mut self, timeout: Duration) -> Self {
@@ -161,6 +173,10 @@ impl EnsembleBuilder {
     pub async fn start(self) -> Result<Ensemble, ServerError> {
         let n = self.members + self.observers;
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let tls = self
+            .server
+            .tls_acceptor()?
+            .map(|acceptor| Arc::clone(acceptor.config()));
         let mut listeners = BTreeMap::new();
         for id in 1..=n as ServerId {
             let client = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
@@ -169,6 +185,16 @@ impl EnsembleBuilder {
         }
         let mut slots = BTreeMap::new();
         for (&id, (client, peer)) in &listeners {
+            let secure_listener = match tls {
+                Some(_) => {
+                    Some(TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?)
+                }
+                None => None,
+            };
+            let secure_addr = match &secure_listener {
+                Some(l) => Some(l.local_addr().map_err(|e| ServerError::Bind(loopback, e))?),
+                None => None,
+            };
             let disk = match &self.data_dir {
                 Some(dir) => Disk::Dir(dir.join(format!("member-{id}"))),
                 None => Disk::Memory(MemoryDisk::new()),
@@ -186,6 +212,8 @@ impl EnsembleBuilder {
                     client_addr,
                     peer_addr,
                     disk,
+                    secure_addr,
+                    secure_listener,
                 },
             );
         }
@@ -195,6 +223,7 @@ impl EnsembleBuilder {
         let mut ensemble = Ensemble {
             builder: self.server.clone().session_secret(secret),
             spec: self,
+            tls,
             slots,
             links: BTreeMap::new(),
             changes_tx,
@@ -216,6 +245,10 @@ struct Slot {
     client_addr: SocketAddr,
     peer_addr: SocketAddr,
     disk: Disk,
+    /// The TLS client address, when the ensemble serves TLS.
+    secure_addr: Option<SocketAddr>,
+    /// Its listener, bound before the member (re)starts.
+    secure_listener: Option<TcpListener>,
 }
 
 /// An ensemble of [`MemberNode`]s in this process on loopback, with fault injection. Dropping
@@ -256,6 +289,8 @@ pub struct Ensemble {
     spec: EnsembleBuilder,
     /// The client-side settings with the shared secret.
     builder: TestServerBuilder,
+    /// The TLS settings of every member's secure client port, if they serve TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
     slots: BTreeMap<ServerId, Slot>,
     /// Links that are not up, by (lower id, higher id).
     links: BTreeMap<(ServerId, ServerId), Link>,
@@ -303,19 +338,22 @@ impl Ensemble {
         client: TcpListener,
         peer: TcpListener,
     ) -> Result<(), ServerError> {
+        let secure = self.secure_port(id)?;
         let slot = &self.slots[&id];
         let peers = self.slots.iter().map(|(&i, s)| (i, s.peer_addr)).collect();
-        let core = self
+        let mut core = self
             .builder
             .clone()
             .myid(u8::try_from(id).unwrap_or(u8::MAX))
-            .core_config(slot.client_addr, None);
+            .core_config(slot.client_addr, slot.secure_addr);
+        let replica = self.spec.replica_config(id);
+        core.quorum = Some(self.quorum_conf(id, &replica));
         let cfg = MemberConfig {
-            replica: self.spec.replica_config(id),
+            replica,
             peers,
             core,
         };
-        let node = MemberNode::start(cfg, client, peer, slot.disk.store())
+        let node = MemberNode::start_secure(cfg, client, secure, peer, slot.disk.store())
             .map_err(ServerError::Storage)?;
         // Forward status changes to the ensemble-wide counter; ends when the member stops.
         let mut status = node.status();
@@ -330,6 +368,58 @@ impl Ensemble {
         Ok(())
     }
 
+    /// What `conf` shows of member `id`: the limits in ticks, its quorum port, and a server
+    /// line per member (election port 0: elections travel on the quorum port here).
+    fn quorum_conf(&self, id: ServerId, replica: &ReplicaConfig) -> QuorumConf {
+        let tick = replica.tick_ms.max(1);
+        let ticks = |ms: i64| u32::try_from(ms / tick).unwrap_or(u32::MAX);
+        let servers = self
+            .slots
+            .iter()
+            .map(|(&i, s)| {
+                QuorumConf::server_line(
+                    i,
+                    &s.peer_addr.ip().to_string(),
+                    s.peer_addr.port(),
+                    0,
+                    i > self.spec.members as ServerId,
+                    Some((&s.client_addr.ip().to_string(), s.client_addr.port())),
+                )
+            })
+            .collect();
+        QuorumConf {
+            init_limit: ticks(replica.init_limit_ms),
+            sync_limit: ticks(replica.sync_limit_ms),
+            election_port: 0,
+            quorum_port: self.slots[&id].peer_addr.port(),
+            observer: id > self.spec.members as ServerId,
+            servers,
+        }
+    }
+
+    /// Member `id`'s TLS client port, when the ensemble serves TLS: the listener bound for
+    /// it, or a new one on a free loopback port (remembered for restarts).
+    fn secure_port(&mut self, id: ServerId) -> Result<Option<SecurePort>, ServerError> {
+        let Some(tls) = self.tls.clone() else {
+            return Ok(None);
+        };
+        let slot = self.slots.get_mut(&id).expect("slot");
+        let listener = match slot.secure_listener.take() {
+            Some(l) => l,
+            None => {
+                let any = SocketAddr::from(([127, 0, 0, 1], 0));
+                let want = slot.secure_addr.unwrap_or(any);
+                TcpListener::bind(want).map_err(|e| ServerError::Bind(want, e))?
+            }
+        };
+        slot.secure_addr = Some(
+            listener
+                .local_addr()
+                .map_err(|e| ServerError::Bind(slot.client_addr, e))?,
+        );
+        Ok(Some(SecurePort { listener, tls }))
+    }
+
     /// Rebinds member `id`'s ports (the killed member's sockets may take a moment to close)
     /// and starts it.
     async fn relaunch(&mut self, id: ServerId) -> Result<(), ServerError> {
@@ -337,9 +427,14 @@ impl Ensemble {
         if slot.node.is_some() {
             return Ok(());
         }
-        let (client_addr, peer_addr) = (slot.client_addr, slot.peer_addr);
+        let (client_addr, peer_addr, secure_addr) =
+            (slot.client_addr, slot.peer_addr, slot.secure_addr);
         let client = bind_again(client_addr).await?;
         let peer = bind_again(peer_addr).await?;
+        if let Some(addr) = secure_addr {
+            let secure = bind_again(addr).await?;
+            self.slots.get_mut(&id).expect("slot").secure_listener = Some(secure);
+        }
         self.launch(id, client, peer)?;
         let faults: Vec<((ServerId, ServerId), Link)> =
             self.links.iter().map(|(&k, &v)| (k, v)).collect();
@@ -358,6 +453,23 @@ impl Ensemble {
             .map(|s| s.client_addr.to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Every member's TLS client address, comma-separated (a connect string for TLS
+    /// clients); `None` unless the ensemble was built with [`EnsembleBuilder::tls`] (or TLS
+    /// server settings).
+    pub fn secure_connect_string(&self) -> Option<String> {
+        let addrs: Option<Vec<String>> = self
+            .slots
+            .values()
+            .map(|s| s.secure_addr.map(|a| a.to_string()))
+            .collect();
+        addrs.map(|a| a.join(","))
+    }
+
+    /// Member `id`'s TLS client address (kept across restarts), if it serves TLS.
+    pub fn secure_addr(&self, id: ServerId) -> Option<SocketAddr> {
+        self.slot(id).secure_addr
     }
 
     /// The members' ids, voters first, then observers.

@@ -118,12 +118,24 @@ pub(crate) enum MemberMsg {
     Persisted(u64),
 }
 
+/// A member's TLS client port (`secureClientPort`): a bound listener and the TLS settings
+/// it serves with. Clients there speak the ordinary protocol inside TLS, exactly as on a
+/// standalone server's secure port (a verified client certificate is the `x509` identity).
+#[derive(Debug)]
+pub struct SecurePort {
+    /// The bound listener.
+    pub listener: std::net::TcpListener,
+    /// The server side of TLS (see [`crate::tls::server_config_from_stores`]).
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
 /// A running member. Dropping it is `kill -9`: its tasks, sockets and thread stop at once and
 /// nothing more reaches its disk.
 #[derive(Debug)]
 pub struct MemberNode {
     id: ServerId,
     client_addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     peer_addr: SocketAddr,
     core_tx: mpsc::Sender<CoreMsg>,
     status: watch::Receiver<MemberStatus>,
@@ -139,6 +151,18 @@ impl MemberNode {
         cfg: MemberConfig,
         client: std::net::TcpListener,
         peer: std::net::TcpListener,
+        disk: Box<dyn DurableStore>,
+    ) -> std::io::Result<MemberNode> {
+        MemberNode::start_secure(cfg, client, None, peer, disk)
+    }
+
+    /// [`MemberNode::start`], also serving TLS clients on `secure` when given (beside the
+    /// plain `client` port, as ZooKeeper serves `clientPort` and `secureClientPort`).
+    pub fn start_secure(
+        cfg: MemberConfig,
+        client: std::net::TcpListener,
+        secure: Option<SecurePort>,
+        peer: std::net::TcpListener,
         mut disk: Box<dyn DurableStore>,
     ) -> std::io::Result<MemberNode> {
         let id = cfg.replica.id;
@@ -148,14 +172,26 @@ impl MemberNode {
         peer.set_nonblocking(true)?;
         let client = tokio::net::TcpListener::from_std(client)?;
         let peer = tokio::net::TcpListener::from_std(peer)?;
+        let secure = match secure {
+            Some(port) => {
+                let addr = port.listener.local_addr()?;
+                port.listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(port.listener)?;
+                Some((addr, listener, tokio_rustls::TlsAcceptor::from(port.tls)))
+            }
+            None => None,
+        };
+        let secure_addr = secure.as_ref().map(|(addr, _, _)| *addr);
         let durable = disk.load()?;
         let now = wall_ms();
         let mut core = cfg.core;
         if core.wall_clock_ms == 0 {
             core.wall_clock_ms = now;
         }
-        core.conf_lines
-            .push(("clientPort".into(), client_addr.port().to_string()));
+        set_conf_line(&mut core.conf_lines, "clientPort", client_addr.port());
+        if let Some(addr) = secure_addr {
+            set_conf_line(&mut core.conf_lines, "secureClientPort", addr.port());
+        }
         let max_cnxns = core.max_client_cnxns;
         let member = Member::new(cfg.replica, core, durable, now);
         let (core_tx, core_rx) = mpsc::channel();
@@ -196,11 +232,19 @@ impl MemberNode {
             handshake_timeout: Duration::from_secs(10),
             max_frame: zk_proto::DEFAULT_MAX_FRAME,
         };
+        if let Some((_, listener, acceptor)) = secure {
+            let ctx = NetContext {
+                tls: Some(acceptor),
+                ..ctx.clone()
+            };
+            tasks.spawn(net::accept_loop(listener, ctx));
+        }
         tasks.spawn(net::accept_loop(client, ctx));
-        tracing::info!(id, %client_addr, %peer_addr, "ensemble member started");
+        tracing::info!(id, %client_addr, ?secure_addr, %peer_addr, "ensemble member started");
         Ok(MemberNode {
             id,
             client_addr,
+            secure_addr,
             peer_addr,
             core_tx,
             status,
@@ -217,6 +261,11 @@ impl MemberNode {
     /// The address clients connect to.
     pub fn client_addr(&self) -> SocketAddr {
         self.client_addr
+    }
+
+    /// The address TLS clients connect to, if the member serves TLS.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     /// The address peers connect to.
@@ -332,7 +381,15 @@ impl Drop for MemberNode {
     }
 }
 
-/// The member as the core thread drives it.
+/// Sets `key` in the `conf` lines to the port actually bound (replacing a configured value,
+/// which may be 0).
+fn set_conf_line(lines: &mut Vec<(String, String)>, key: &str, port: u16) {
+    match lines.iter_mut().find(|(k, _)| k == key) {
+        Some(line) => line.1 = port.to_string(),
+        None => lines.push((key.to_string(), port.to_string())),
+    }
+}
+
 /// Makes persist ops durable, in order, batching what queued up meanwhile, and reports each
 /// batch to the core thread. A failed write stops the member, as ZooKeeper exits.
 fn disk_thread(

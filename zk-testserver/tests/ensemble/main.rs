@@ -9,3 +9,4 @@ mod nemesis;
 mod restart;
 mod sessions;
 mod support;
+mod tls;
