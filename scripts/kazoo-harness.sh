@@ -14,6 +14,8 @@
 #   scripts/kazoo-harness.sh --server rust -k lock    # extra args go to pytest
 #   ZOOKEEPER_CLUSTER_SIZE=3 scripts/kazoo-harness.sh --server rust -k lock
 #                                                     # kazoo's harness as a 3-member ensemble
+#   ZK_TESTSERVER_BIN=target/debug/zk-testserver scripts/kazoo-harness.sh ...
+#                                                     # an already built binary, no release build
 #
 # Prints pytest's summary line; exits with pytest's status.
 set -euo pipefail
@@ -43,9 +45,13 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 if [ "$SERVER" = rust ]; then
-    log "building zk-testserver (release)"
-    cargo build --release --locked -q -p zk-testserver --bin zk-testserver
-    BIN="$REPO/target/release/zk-testserver"
+    if [ -n "${ZK_TESTSERVER_BIN:-}" ]; then
+        BIN="$ZK_TESTSERVER_BIN"
+    else
+        log "building zk-testserver (release)"
+        cargo build --release --locked -q -p zk-testserver --bin zk-testserver
+        BIN="$REPO/target/release/zk-testserver"
+    fi
     mkdir -p "$WORK/shim"
     # The harness runs `java ARGS...`; hand the same arguments to our binary.
     printf '#!/bin/sh\nexec "%s" "$@"\n' "$BIN" >"$WORK/shim/java"

@@ -499,6 +499,28 @@ impl Engine for MemberEngine {
         true
     }
 
+    /// The bytes in `dataDir/version-2` (for `conf`, `mntr` and `dirs`), when the member
+    /// was configured with a data directory.
+    fn data_dir_bytes(&self) -> u64 {
+        let Some((_, dir)) = self
+            .member
+            .core()
+            .config()
+            .conf_lines
+            .iter()
+            .find(|(k, _)| k == "dataDir")
+        else {
+            return 0;
+        };
+        std::fs::read_dir(std::path::Path::new(dir).join("version-2")).map_or(0, |entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+    }
+
     fn stopped(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
     }
