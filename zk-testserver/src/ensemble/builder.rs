@@ -292,15 +292,12 @@ pub struct Ensemble {
     /// The TLS settings of every member's secure client port, if they serve TLS.
     tls: Option<Arc<rustls::ServerConfig>>,
     slots: BTreeMap<ServerId, Slot>,
-    /// Links that are not up, by (lower id, higher id).
+    /// Links that are not up, by (the member whose setting it is, its peer): one direction
+    /// each (see [`Link`]).
     links: BTreeMap<(ServerId, ServerId), Link>,
     /// Bumped whenever any member's status changes.
     changes_tx: watch::Sender<u64>,
     changes: watch::Receiver<u64>,
-}
-
-fn pair(a: ServerId, b: ServerId) -> (ServerId, ServerId) {
-    (a.min(b), a.max(b))
 }
 
 fn is_leader(s: &MemberStatus) -> bool {
@@ -438,9 +435,9 @@ impl Ensemble {
         self.launch(id, client, peer)?;
         let faults: Vec<((ServerId, ServerId), Link)> =
             self.links.iter().map(|(&k, &v)| (k, v)).collect();
-        for ((a, b), link) in faults {
-            if a == id || b == id {
-                self.apply_link(a, b, link).await;
+        for ((from, to), link) in faults {
+            if from == id {
+                self.apply_link(from, to, link).await;
             }
         }
         Ok(())
@@ -613,24 +610,29 @@ impl Ensemble {
         self.relaunch(id).await
     }
 
-    async fn apply_link(&self, a: ServerId, b: ServerId, link: Link) {
-        if let Some(n) = self.node(a) {
-            n.set_link(b, link).await;
-        }
-        if let Some(n) = self.node(b) {
-            n.set_link(a, link).await;
+    /// Sets `from`'s link to `to` (if `from` runs).
+    async fn apply_link(&self, from: ServerId, to: ServerId, link: Link) {
+        if let Some(n) = self.node(from) {
+            n.set_link(to, link).await;
         }
     }
 
-    async fn set_link(&mut self, a: ServerId, b: ServerId, link: Link) {
-        if a == b {
+    /// Sets and remembers `from`'s link to `to` (one direction).
+    async fn set_link_one_way(&mut self, from: ServerId, to: ServerId, link: Link) {
+        if from == to {
             return;
         }
         match link {
-            Link::Up => self.links.remove(&pair(a, b)),
-            other => self.links.insert(pair(a, b), other),
+            Link::Up => self.links.remove(&(from, to)),
+            other => self.links.insert((from, to), other),
         };
-        self.apply_link(a, b, link).await;
+        self.apply_link(from, to, link).await;
+    }
+
+    /// Sets the link between `a` and `b` on both members.
+    async fn set_link(&mut self, a: ServerId, b: ServerId, link: Link) {
+        self.set_link_one_way(a, b, link).await;
+        self.set_link_one_way(b, a, link).await;
     }
 
     /// Cuts the link between `a` and `b` both ways (their connections break).
@@ -643,6 +645,21 @@ impl Ensemble {
     pub async fn slow_link(&mut self, a: ServerId, b: ServerId, delay: Duration) {
         tracing::info!(a, b, ?delay, "ensemble: slow link");
         self.set_link(a, b, Link::Delay(delay)).await;
+    }
+
+    /// Loses every message `from` sends to `to` while `from` still hears `to`: one side of an
+    /// asymmetric partition (`from`'s connection to `to` breaks and is not opened again).
+    /// [`Ensemble::heal`] restores it.
+    pub async fn cut_one_way(&mut self, from: ServerId, to: ServerId) {
+        tracing::info!(from, to, "ensemble: cut one way");
+        self.set_link_one_way(from, to, Link::SendLost).await;
+    }
+
+    /// Delays every message `from` sends to `to` by `delay` (the other direction stays as it
+    /// is).
+    pub async fn slow_link_one_way(&mut self, from: ServerId, to: ServerId, delay: Duration) {
+        tracing::info!(from, to, ?delay, "ensemble: slow link one way");
+        self.set_link_one_way(from, to, Link::Delay(delay)).await;
     }
 
     /// Cuts `group` off from the other members (links inside each side stay as they are).
@@ -667,8 +684,8 @@ impl Ensemble {
     pub async fn heal(&mut self) {
         tracing::info!("ensemble: heal");
         let faulty: Vec<(ServerId, ServerId)> = self.links.keys().copied().collect();
-        for (a, b) in faulty {
-            self.set_link(a, b, Link::Up).await;
+        for (from, to) in faulty {
+            self.set_link_one_way(from, to, Link::Up).await;
         }
     }
 

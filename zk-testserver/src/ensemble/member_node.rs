@@ -289,8 +289,9 @@ impl MemberNode {
         rx.await.ok()
     }
 
-    /// Sets the link to `peer`: `Down` cuts both directions and breaks the connections.
-    /// Returns once the member applied it.
+    /// Sets the link to `peer` as this member sees it: `Down` cuts both directions and breaks
+    /// the connections, `SendLost` loses this member's messages to `peer` only, `Delay`
+    /// delays them (see [`Link`]). Returns once the member applied it.
     pub async fn set_link(&self, peer: ServerId, link: Link) {
         let _ = self
             .ask(|tx| CoreMsg::Member(MemberMsg::SetLink(peer, link, tx)))
@@ -552,7 +553,7 @@ impl Engine for MemberEngine {
             MemberMsg::Persisted(seq) => self.member.persisted(seq, now),
             MemberMsg::SetLink(peer, link, reply) => {
                 self.transport.set_link(peer, link);
-                if link == Link::Down {
+                if matches!(link, Link::Down | Link::SendLost) {
                     self.member.disconnected(peer, now);
                 }
                 let _ = reply.send(());

@@ -5,6 +5,7 @@
 mod binary;
 mod failover;
 mod faults;
+mod links;
 mod nemesis;
 mod read_only;
 mod restart;
