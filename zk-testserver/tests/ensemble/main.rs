@@ -3,8 +3,10 @@
 //! moving between members, ensemble-wide expiry, and the fault-injection API.
 
 mod binary;
+mod conf;
 mod failover;
 mod faults;
+mod kazoo_harness;
 mod links;
 mod nemesis;
 mod read_only;
