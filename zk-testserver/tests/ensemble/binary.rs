@@ -102,7 +102,9 @@ impl Members {
         let dir = std::env::temp_dir().join(format!("zk-ens-bin-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let ports = free_ports(3 * n);
-        // The forms real harnesses write: role and client port on the line, or neither.
+        // The forms real harnesses write: role and client port on the line, or neither. A
+        // 20 ms tick would cap sessions at 400 ms: a failover on a loaded machine could
+        // expire them, so maxSessionTimeout lets the clients' 10 s stand.
         let servers: String = (0..n)
             .map(|i| {
                 let (c, q, e) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
@@ -129,7 +131,7 @@ impl Members {
             std::fs::write(
                 member.join("zoo.cfg"),
                 format!(
-                    "tickTime=20\ninitLimit=10\nsyncLimit=5\ndataDir={}\n{client_port}\
+                    "tickTime=20\ninitLimit=10\nsyncLimit=5\nmaxSessionTimeout=10000\ndataDir={}\n{client_port}\
                      4lw.commands.whitelist=*\nadmin.enableServer=false\n{servers}{}",
                     data.display(),
                     extra(i)

@@ -45,6 +45,9 @@ async fn read_only_local_sessions_expire() {
         .fast_timeouts()
         .read_only_mode(true)
         .session_timeout_bounds(100, 60_000)
+        // Sessions expire on tick boundaries, as in ZooKeeper: a short tick keeps the test
+        // short.
+        .server_settings(|b| b.tick_time_ms(50))
         .start()
         .await
         .expect("the ensemble starts");
@@ -94,7 +97,9 @@ async fn read_only_local_sessions_expire() {
     assert_eq!(
         (expired.timeout, expired.session_id),
         (0, 0),
-        "a silent read-only session lived on: {expired:?}"
+        "a silent read-only session {:#x} lived on (the resumed one: {:#x}): {expired:?}",
+        a.session_id,
+        b.session_id
     );
     ensemble.heal().await;
 }
