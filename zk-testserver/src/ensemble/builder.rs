@@ -14,12 +14,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{
-    DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, SecurePort,
-    Serving,
+    DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving,
 };
-use crate::four_letter::QuorumConf;
 use crate::replication::{PeerState, ReplicaConfig, ServerId};
 use crate::server::{ServerError, TestServerBuilder, TlsFiles};
+
+#[path = "builder_secure.rs"]
+mod secure;
 
 /// Configures and starts an [`Ensemble`].
 #[derive(Debug, Clone)]
@@ -365,58 +366,6 @@ impl Ensemble {
         Ok(())
     }
 
-    /// What `conf` shows of member `id`: the limits in ticks, its quorum port, and a server
-    /// line per member (election port 0: elections travel on the quorum port here).
-    fn quorum_conf(&self, id: ServerId, replica: &ReplicaConfig) -> QuorumConf {
-        let tick = replica.tick_ms.max(1);
-        let ticks = |ms: i64| u32::try_from(ms / tick).unwrap_or(u32::MAX);
-        let servers = self
-            .slots
-            .iter()
-            .map(|(&i, s)| {
-                QuorumConf::server_line(
-                    i,
-                    &s.peer_addr.ip().to_string(),
-                    s.peer_addr.port(),
-                    0,
-                    i > self.spec.members as ServerId,
-                    Some((&s.client_addr.ip().to_string(), s.client_addr.port())),
-                )
-            })
-            .collect();
-        QuorumConf {
-            init_limit: ticks(replica.init_limit_ms),
-            sync_limit: ticks(replica.sync_limit_ms),
-            election_port: 0,
-            quorum_port: self.slots[&id].peer_addr.port(),
-            observer: id > self.spec.members as ServerId,
-            servers,
-        }
-    }
-
-    /// Member `id`'s TLS client port, when the ensemble serves TLS: the listener bound for
-    /// it, or a new one on a free loopback port (remembered for restarts).
-    fn secure_port(&mut self, id: ServerId) -> Result<Option<SecurePort>, ServerError> {
-        let Some(tls) = self.tls.clone() else {
-            return Ok(None);
-        };
-        let slot = self.slots.get_mut(&id).expect("slot");
-        let listener = match slot.secure_listener.take() {
-            Some(l) => l,
-            None => {
-                let any = SocketAddr::from(([127, 0, 0, 1], 0));
-                let want = slot.secure_addr.unwrap_or(any);
-                TcpListener::bind(want).map_err(|e| ServerError::Bind(want, e))?
-            }
-        };
-        slot.secure_addr = Some(
-            listener
-                .local_addr()
-                .map_err(|e| ServerError::Bind(slot.client_addr, e))?,
-        );
-        Ok(Some(SecurePort { listener, tls }))
-    }
-
     /// Rebinds member `id`'s ports (the killed member's sockets may take a moment to close)
     /// and starts it.
     async fn relaunch(&mut self, id: ServerId) -> Result<(), ServerError> {
@@ -450,23 +399,6 @@ impl Ensemble {
             .map(|s| s.client_addr.to_string())
             .collect::<Vec<_>>()
             .join(",")
-    }
-
-    /// Every member's TLS client address, comma-separated (a connect string for TLS
-    /// clients); `None` unless the ensemble was built with [`EnsembleBuilder::tls`] (or TLS
-    /// server settings).
-    pub fn secure_connect_string(&self) -> Option<String> {
-        let addrs: Option<Vec<String>> = self
-            .slots
-            .values()
-            .map(|s| s.secure_addr.map(|a| a.to_string()))
-            .collect();
-        addrs.map(|a| a.join(","))
-    }
-
-    /// Member `id`'s TLS client address (kept across restarts), if it serves TLS.
-    pub fn secure_addr(&self, id: ServerId) -> Option<SocketAddr> {
-        self.slot(id).secure_addr
     }
 
     /// The members' ids, voters first, then observers.
