@@ -99,6 +99,15 @@ pub struct CoreConfig {
     /// An ensemble member's quorum settings, which `conf` reports as ZooKeeper's quorum
     /// servers do; `None`: standalone.
     pub quorum: Option<crate::four_letter::QuorumConf>,
+    /// How long a new connection may take for its TLS handshake and ConnectRequest
+    /// (`nio.sessionlessCnxnTimeout`), in ms: applied by an ensemble member's listeners (a
+    /// standalone server takes it from its builder).
+    pub handshake_timeout_ms: u64,
+    /// The largest request frame (`jute.maxbuffer`), for an ensemble member's listeners.
+    pub max_frame: usize,
+    /// Requests in flight from all connections (`globalOutstandingLimit`), for an ensemble
+    /// member's listeners.
+    pub global_outstanding_limit: usize,
 }
 
 impl CoreConfig {
@@ -127,6 +136,9 @@ impl CoreConfig {
             x509_super_user: None,
             enforce_auth_schemes: Vec::new(),
             quorum: None,
+            handshake_timeout_ms: 10_000,
+            max_frame: zk_proto::DEFAULT_MAX_FRAME,
+            global_outstanding_limit: 1000,
         }
     }
 }

@@ -193,6 +193,13 @@ impl MemberNode {
             set_conf_line(&mut core.conf_lines, "secureClientPort", addr.port());
         }
         let max_cnxns = core.max_client_cnxns;
+        let limits = FlowLimits {
+            max_requests: core.global_outstanding_limit,
+            max_conn_requests: core.global_outstanding_limit,
+            ..FlowLimits::default()
+        };
+        let handshake_timeout = Duration::from_millis(core.handshake_timeout_ms);
+        let max_frame = core.max_frame;
         let member = Member::new(cfg.replica, core, durable, now);
         let (core_tx, core_rx) = mpsc::channel();
         let mut tasks = JoinSet::new();
@@ -218,7 +225,6 @@ impl MemberNode {
             status: status_tx,
             killed: killed.clone(),
         };
-        let limits = FlowLimits::default();
         let thread = CoreThread::new(engine, limits);
         std::thread::Builder::new()
             .name(format!("zk-member-{id}"))
@@ -229,8 +235,8 @@ impl MemberNode {
             limits: ConnLimits::new(max_cnxns),
             tls: None,
             budget: Budget::new(limits),
-            handshake_timeout: Duration::from_secs(10),
-            max_frame: zk_proto::DEFAULT_MAX_FRAME,
+            handshake_timeout,
+            max_frame,
         };
         if let Some((_, listener, acceptor)) = secure {
             let ctx = NetContext {

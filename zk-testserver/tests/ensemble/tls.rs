@@ -240,3 +240,42 @@ async fn members_authenticate_tls_client_certificates() {
         );
     }
 }
+
+/// Members apply the standalone server's connection settings on both ports: a connection
+/// that completes no handshake within `nio.sessionlessCnxnTimeout` is closed (here 300 ms,
+/// on a plain and on a secure port).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_close_connections_without_a_handshake_in_time() {
+    use tokio::io::AsyncReadExt;
+    init_tracing();
+    let pki = Pki::new("handshake");
+    let ensemble = Ensemble::builder()
+        .members(3)
+        .fast_timeouts()
+        .tls(pki.files())
+        .server_settings(|b| b.handshake_timeout(Duration::from_millis(300)))
+        .start()
+        .await
+        .expect("a TLS ensemble starts");
+    let id = ensemble.member_ids()[1];
+    for addr in [
+        ensemble.client_addr(id),
+        ensemble.secure_addr(id).expect("a secure port"),
+    ] {
+        let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let read = within(
+            5,
+            "the member closing a silent connection",
+            silent.read(&mut buf),
+        )
+        .await;
+        assert!(matches!(read, Ok(0) | Err(_)), "{addr}: {read:?}");
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "{addr}: closed after {:?}",
+            started.elapsed()
+        );
+    }
+}
