@@ -5,7 +5,8 @@
 #   - rustfmt and clippy,
 #   - a Python venv at $REPO/.venv with kazoo (used by scripts/golden/ and the kazoo tests) and
 #     pure-sasl (kazoo's SASL DIGEST-MD5 in zk-testserver's security tests),
-#   - keytool (JDK) for the JKS and PKCS#12 key store tests.
+#   - keytool (JDK) for the JKS and PKCS#12 key store tests,
+#   - a venv at $REPO/.venv-kazoo for kazoo's own test harness (scripts/kazoo-harness.sh).
 # Idempotent and quiet: every step first checks whether its result is already present, so a
 # second run does no network traffic. Exits non-zero on the first failure.
 set -euo pipefail
@@ -106,3 +107,7 @@ if ! command -v keytool >/dev/null 2>&1; then
     apt_install default-jdk-headless
 fi
 command -v keytool >/dev/null 2>&1 || die "keytool still missing"
+
+# 6. The venv kazoo's own test harness runs in (scripts/kazoo-harness.sh; the 3-member subset
+# in zk-testserver/tests/ensemble/kazoo_harness.rs): kazoo with its test dependencies, pinned.
+"$REPO/scripts/kazoo-harness.sh" --setup-only || die "the kazoo harness venv could not be made"

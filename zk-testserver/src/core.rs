@@ -594,6 +594,33 @@ impl ServerCore {
         }
     }
 
+    /// Read-only mode of an ensemble member: ends the local sessions whose timeout passed
+    /// without a packet, as ZooKeeper's read-only server's local session tracker does (no
+    /// txn: they never reached the leader). Their connections close; a client coming back
+    /// with one is told it expired.
+    pub fn expire_local_sessions(&mut self, now: i64) {
+        if self.local_sessions.is_empty() {
+            return;
+        }
+        for session in self.sessions.expired(now) {
+            if self.local_sessions.contains_key(&session) {
+                self.expire_session(session, now);
+            }
+        }
+    }
+
+    /// When the earliest read-only local session expires, if there is one.
+    pub fn next_local_deadline(&self) -> Option<i64> {
+        if self.local_sessions.is_empty() {
+            return None;
+        }
+        self.sessions
+            .iter()
+            .filter(|(id, s)| !s.closing && self.local_sessions.contains_key(id))
+            .map(|(_, s)| s.expires_at)
+            .min()
+    }
+
     /// Expires `session` now (as if its timeout had passed); false if it is not live.
     pub fn expire_session(&mut self, session: i64, now: i64) -> bool {
         if !self.sessions.is_live(session) {

@@ -35,6 +35,58 @@ impl NetView {
     }
 }
 
+/// What `conf` reports of an ensemble member beyond a standalone server's settings
+/// (ZooKeeper's `QuorumZooKeeperServer.dumpConf`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QuorumConf {
+    /// `initLimit`, in ticks.
+    pub init_limit: u32,
+    /// `syncLimit`, in ticks.
+    pub sync_limit: u32,
+    /// The member's election port (0 when it has none: the in-process ensemble elects over
+    /// the quorum port).
+    pub election_port: u16,
+    /// The member's quorum port.
+    pub quorum_port: u16,
+    /// Whether the member is an observer (`peerType=1`) rather than a participant (`0`).
+    pub observer: bool,
+    /// The `server.N=...` lines of the configuration the member started with, as ZooKeeper
+    /// prints them (see [`QuorumConf::server_line`]). Once the ensemble's
+    /// `/zookeeper/config` holds a configuration, `conf` shows that instead.
+    pub servers: Vec<String>,
+}
+
+impl QuorumConf {
+    /// One member as ZooKeeper's `QuorumServer.toString` prints it:
+    /// `server.N=host:quorumPort:electionPort:participant|observer[;clientHost:clientPort]`,
+    /// an IPv6 host in brackets; `client` only when the server line gave one.
+    pub fn server_line(
+        id: u64,
+        host: &str,
+        quorum_port: u16,
+        election_port: u16,
+        observer: bool,
+        client: Option<(&str, u16)>,
+    ) -> String {
+        let bracket = |h: &str| {
+            if h.contains(':') {
+                format!("[{h}]")
+            } else {
+                h.to_string()
+            }
+        };
+        let role = if observer { "observer" } else { "participant" };
+        let mut line = format!(
+            "server.{id}={}:{quorum_port}:{election_port}:{role}",
+            bracket(host)
+        );
+        if let Some((h, port)) = client {
+            let _ = write!(line, ";{}:{port}", bracket(h));
+        }
+        line
+    }
+}
+
 /// A number as Java's `Double.toString` prints it (`0.0`, `16.25`).
 fn java_double(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e7 {
@@ -118,7 +170,10 @@ pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64, view: &NetV
         FourLetterWord::Srvr => server_summary(core, view, false),
         FourLetterWord::Stat => server_summary(core, view, true),
         FourLetterWord::Mntr => mntr(core, view),
-        FourLetterWord::Conf => conf(core),
+        FourLetterWord::Conf => match &core.config().quorum {
+            Some(q) => quorum_conf(core, q, view),
+            None => conf(core),
+        },
         FourLetterWord::Envi => envi(),
         FourLetterWord::Cons => {
             let mut s = connection_list(core, view, true);
@@ -254,6 +309,13 @@ fn conf(core: &ServerCore) -> String {
     for (k, v) in &cfg.conf_lines {
         let _ = writeln!(s, "{k}={v}");
     }
+    common_conf(&mut s, core);
+    s
+}
+
+/// Settings every server's `conf` ends with, from `tickTime` to `serverId`.
+fn common_conf(s: &mut String, core: &ServerCore) {
+    let cfg = core.config();
     let _ = write!(
         s,
         "tickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
@@ -263,6 +325,65 @@ fn conf(core: &ServerCore) -> String {
         cfg.max_session_timeout_ms,
         cfg.myid
     );
+}
+
+/// `conf` on an ensemble member, in the order and format of ZooKeeper 3.8's quorum servers:
+/// the standalone settings (`secureClientPort=-1` when there is none, the data directories
+/// with their `version-2`), then `initLimit`, `syncLimit`, `electionAlg`, `electionPort`,
+/// `quorumPort`, `peerType` and the membership (the `server.N` lines and `version=`, without
+/// a final newline, as ZooKeeper prints it).
+fn quorum_conf(core: &ServerCore, q: &QuorumConf, view: &NetView) -> String {
+    let cfg = core.config();
+    let line = |key: &str| {
+        cfg.conf_lines
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "clientPort={}", line("clientPort").unwrap_or("0"));
+    let _ = writeln!(
+        s,
+        "secureClientPort={}",
+        line("secureClientPort").unwrap_or("-1")
+    );
+    if let Some(dir) = line("dataDir") {
+        let log = line("dataLogDir").unwrap_or(dir);
+        let _ = write!(
+            s,
+            "dataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\n",
+            std::path::Path::new(dir).join("version-2").display(),
+            view.data_dir_bytes,
+            std::path::Path::new(log).join("version-2").display(),
+            view.log_dir_bytes
+        );
+    }
+    common_conf(&mut s, core);
+    let _ = write!(
+        s,
+        "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={}\nmembership: \n",
+        q.init_limit,
+        q.sync_limit,
+        q.election_port,
+        q.quorum_port,
+        u8::from(q.observer)
+    );
+    let live = core
+        .tree()
+        .get(crate::tree::CONFIG_NODE)
+        .and_then(|n| n.data.as_ref())
+        .map(|data| String::from_utf8_lossy(data).into_owned())
+        .filter(|text| !text.trim().is_empty());
+    match live {
+        Some(text) => s.push_str(text.trim_end_matches('\n')),
+        None => {
+            for server in &q.servers {
+                let _ = writeln!(s, "{server}");
+            }
+            s.push_str("version=0");
+        }
+    }
     s
 }
 

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use zk_testserver::config::{CommandLine, MemberPlan, PropertyUse, ZooCfg};
-use zk_testserver::ensemble::{DirDisk, MemberNode, Serving};
+use zk_testserver::ensemble::{DirDisk, MemberNode, SecurePort, Serving};
 
 const USAGE: &str = "usage: zk-testserver [JVM flags] [-Dname=value ...] \
                      [org.apache.zookeeper.server.quorum.QuorumPeerMain] path/to/zoo.cfg";
@@ -118,12 +118,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-/// Runs member `plan.id` of an ensemble: binds its client, quorum and election ports (the
-/// election port is held but unused: election messages travel on the quorum port) and keeps
-/// its state in `dataDir/version-2`.
+/// Runs member `plan.id` of an ensemble: binds its client (and secure client), quorum and
+/// election ports (the election port is held but unused: election messages travel on the
+/// quorum port) and keeps its state in `dataDir/version-2`.
 fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
     let member = match cfg.member_config(plan) {
         Ok(m) => m,
+        Err(e) => {
+            eprintln!("zk-testserver: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tls = match cfg.member_tls() {
+        Ok(tls) => tls,
         Err(e) => {
             eprintln!("zk-testserver: {e}");
             return ExitCode::from(2);
@@ -147,13 +154,20 @@ fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
         (Ok(c), Ok(q), Ok(e)) => (c, q, e),
         _ => return ExitCode::FAILURE,
     };
+    let secure = match (plan.secure_client, tls) {
+        (Some(addr), Some(tls)) => match bind(addr, "secureClientPort") {
+            Ok(listener) => Some(SecurePort { listener, tls }),
+            Err(code) => return code,
+        },
+        _ => None,
+    };
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     let disk = DirDisk::new(&data_dir).fsync(cfg.force_sync);
     runtime.block_on(async move {
-        let node = match MemberNode::start(member, client, quorum, Box::new(disk)) {
+        let node = match MemberNode::start_secure(member, client, secure, quorum, Box::new(disk)) {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("zk-testserver: member {}: {e}", plan.id);
@@ -163,6 +177,7 @@ fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
         tracing::info!(
             id = plan.id,
             client = %node.client_addr(),
+            secure = ?node.secure_addr(),
             quorum = %node.peer_addr(),
             election = ?election.local_addr().ok(),
             members = plan.peers.len(),

@@ -20,10 +20,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
 use super::{ConfigError, ZooCfg};
 use crate::ensemble::MemberConfig;
+use crate::four_letter::QuorumConf;
 use crate::replication::{ReplicaConfig, ServerId};
+use crate::server::{ServerError, TestServerBuilder};
 
 /// The session secret of every member started from a `zoo.cfg`: members must share one so a
 /// session moves between them, and each is a separate process. ZooKeeper likewise derives
@@ -179,6 +182,9 @@ pub struct MemberPlan {
     pub election_bind: SocketAddr,
     /// Where this member serves clients.
     pub client: SocketAddr,
+    /// Where this member serves TLS clients (`secureClientPort` on the client address's
+    /// host), when `ssl.keyStore.location` is set too.
+    pub secure_client: Option<SocketAddr>,
     /// `tickTime`, ms.
     pub tick_ms: u32,
     /// `initLimit` × `tickTime`, ms.
@@ -322,6 +328,14 @@ impl ZooCfg {
             quorum.ip()
         };
         let tick = self.tick_time;
+        let secure_client = match (self.secure_client_port, &self.ssl_key_store) {
+            (Some(port), Some(_)) => Some(SocketAddr::new(client.ip(), port)),
+            (Some(_), None) => {
+                tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
+                None
+            }
+            (None, _) => None,
+        };
         Ok(Some(MemberPlan {
             id: myid,
             voters: self
@@ -340,6 +354,7 @@ impl ZooCfg {
             quorum_bind: SocketAddr::new(bind_ip, me.quorum_port),
             election_bind: SocketAddr::new(bind_ip, me.election_port),
             client,
+            secure_client,
             tick_ms: tick,
             init_limit_ms: init.saturating_mul(tick),
             sync_limit_ms: sync.saturating_mul(tick),
@@ -355,26 +370,73 @@ impl ZooCfg {
         let mut cfg = self.clone();
         cfg.client_port = Some(plan.client.port());
         cfg.client_port_address = Some(plan.client.ip());
-        if cfg.secure_client_port.is_some() {
-            tracing::warn!("secureClientPort ignored: ensemble members serve plain TCP only");
-            cfg.secure_client_port = None;
-        }
         let builder = cfg
             .to_builder()?
             .session_secret(MEMBER_SECRET)
             .myid(u8::try_from(plan.id).unwrap_or(u8::MAX));
-        let mut core = builder.core_config(plan.client, None);
-        core.conf_lines
-            .push(("serverId".into(), plan.id.to_string()));
-        core.conf_lines
-            .push(("initLimit".into(), self.init_limit.unwrap_or(0).to_string()));
-        core.conf_lines
-            .push(("syncLimit".into(), self.sync_limit.unwrap_or(0).to_string()));
+        let mut core = builder.core_config(plan.client, plan.secure_client);
+        core.quorum = Some(self.quorum_conf(plan)?);
         Ok(MemberConfig {
             replica: plan.replica_config(),
             peers: plan.peers.clone(),
             core,
         })
+    }
+}
+
+impl ZooCfg {
+    /// What `conf` reports of member `plan`: its limits and ports, and the server lines as
+    /// ZooKeeper prints them (the client address only where a line gave one).
+    fn quorum_conf(&self, plan: &MemberPlan) -> Result<QuorumConf, ConfigError> {
+        let mut servers = Vec::new();
+        for s in &self.servers {
+            let client = match &s.client {
+                None => None,
+                Some(written) => {
+                    let parts = host_and_port(written);
+                    let addr = s.client_addr()?.ok_or(ConfigError::Missing("clientPort"))?;
+                    let host = match parts.as_slice() {
+                        [_] => "0.0.0.0",
+                        [host, _] => host,
+                        _ => "0.0.0.0",
+                    };
+                    Some((host.to_string(), addr.port()))
+                }
+            };
+            servers.push(QuorumConf::server_line(
+                s.id,
+                &s.host,
+                s.quorum_port,
+                s.election_port,
+                s.is_observer(),
+                client.as_ref().map(|(h, p)| (h.as_str(), *p)),
+            ));
+        }
+        Ok(QuorumConf {
+            init_limit: self.init_limit.unwrap_or(0),
+            sync_limit: self.sync_limit.unwrap_or(0),
+            election_port: plan.election_bind.port(),
+            quorum_port: plan.quorum_bind.port(),
+            observer: plan.observers.contains(&plan.id),
+            servers,
+        })
+    }
+
+    /// The TLS settings of a member's secure client port (`secureClientPort` with
+    /// `ssl.keyStore.*`, `ssl.trustStore.*`, `ssl.clientAuth`), loaded from the stores as a
+    /// standalone server loads them; `None` without a key store or secure port.
+    ///
+    /// Errors: [`ServerError::Tls`] if a store cannot be read (wrong password, unknown type).
+    pub fn member_tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, ServerError> {
+        if self.secure_client_port.is_none() || self.ssl_key_store.is_none() {
+            return Ok(None);
+        }
+        let builder = self
+            .tls_to_builder(TestServerBuilder::default())
+            .map_err(|e| ServerError::Tls(e.to_string()))?;
+        Ok(builder
+            .tls_acceptor()?
+            .map(|acceptor| Arc::clone(acceptor.config())))
     }
 }
 

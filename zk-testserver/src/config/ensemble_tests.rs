@@ -175,3 +175,47 @@ fn reads_myid_and_a_dynamic_config_file() {
     ));
     let _ = std::fs::remove_dir_all(PathBuf::from(&dir));
 }
+
+#[test]
+fn a_member_keeps_the_secure_port_and_connection_settings() {
+    let text = format!(
+        "{THREE}secureClientPort=2281\nssl.keyStore.location=/k.pem\n\
+         jute.maxbuffer=2048\nnio.sessionlessCnxnTimeout=700\nglobalOutstandingLimit=7\n"
+    );
+    let c = cfg(&text, Some(2));
+    let plan = c.member_plan().unwrap().unwrap();
+    assert_eq!(plan.secure_client, Some("0.0.0.0:2281".parse().unwrap()));
+    let member = c.member_config(&plan).unwrap();
+    assert_eq!(member.core.max_frame, 2048);
+    assert_eq!(member.core.handshake_timeout_ms, 700);
+    assert_eq!(member.core.global_outstanding_limit, 7);
+    assert!(member
+        .core
+        .conf_lines
+        .contains(&("secureClientPort".to_string(), "2281".to_string())));
+    let q = member.core.quorum.expect("quorum conf");
+    assert_eq!((q.init_limit, q.sync_limit, q.quorum_port), (10, 5, 2889));
+    assert_eq!(q.election_port, 3889);
+    assert!(!q.observer);
+    assert_eq!(q.servers[2], "server.3=127.0.0.1:2890:3890:participant");
+    // Without a key store the secure port is off, as on a standalone server.
+    let c = cfg(&format!("{THREE}secureClientPort=2281\n"), Some(2));
+    assert_eq!(c.member_plan().unwrap().unwrap().secure_client, None);
+    // A client address on the line is part of the membership line.
+    let c = cfg(
+        "initLimit=5\nsyncLimit=2\nserver.1=localhost:1:2;2181\n\
+         server.2=127.0.0.1:3:4:observer;127.0.0.1:2182\nserver.3=[::1]:5:6;[::1]:2183\n",
+        Some(2),
+    );
+    let plan = c.member_plan().unwrap().unwrap();
+    let q = c.member_config(&plan).unwrap().core.quorum.unwrap();
+    assert!(q.observer);
+    assert_eq!(
+        q.servers,
+        [
+            "server.1=localhost:1:2:participant;0.0.0.0:2181",
+            "server.2=127.0.0.1:3:4:observer;127.0.0.1:2182",
+            "server.3=[::1]:5:6:participant;[::1]:2183",
+        ]
+    );
+}

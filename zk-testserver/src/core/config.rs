@@ -96,6 +96,18 @@ pub struct CoreConfig {
     /// auth and SASL (`zookeeper.enforce.auth.*`, `zookeeper.sessionRequireClientSASLAuth`);
     /// empty: not enforced.
     pub enforce_auth_schemes: Vec<String>,
+    /// An ensemble member's quorum settings, which `conf` reports as ZooKeeper's quorum
+    /// servers do; `None`: standalone.
+    pub quorum: Option<crate::four_letter::QuorumConf>,
+    /// How long a new connection may take for its TLS handshake and ConnectRequest
+    /// (`nio.sessionlessCnxnTimeout`), in ms: applied by an ensemble member's listeners (a
+    /// standalone server takes it from its builder).
+    pub handshake_timeout_ms: u64,
+    /// The largest request frame (`jute.maxbuffer`), for an ensemble member's listeners.
+    pub max_frame: usize,
+    /// Requests in flight from all connections (`globalOutstandingLimit`), for an ensemble
+    /// member's listeners.
+    pub global_outstanding_limit: usize,
 }
 
 impl CoreConfig {
@@ -123,6 +135,10 @@ impl CoreConfig {
             sasl_super_user: None,
             x509_super_user: None,
             enforce_auth_schemes: Vec::new(),
+            quorum: None,
+            handshake_timeout_ms: 10_000,
+            max_frame: zk_proto::DEFAULT_MAX_FRAME,
+            global_outstanding_limit: 1000,
         }
     }
 }

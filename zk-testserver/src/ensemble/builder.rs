@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,7 +17,10 @@ use super::{
     DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving,
 };
 use crate::replication::{PeerState, ReplicaConfig, ServerId};
-use crate::server::{ServerError, TestServerBuilder};
+use crate::server::{ServerError, TestServerBuilder, TlsFiles};
+
+#[path = "builder_secure.rs"]
+mod secure;
 
 /// Configures and starts an [`Ensemble`].
 #[derive(Debug, Clone)]
@@ -128,6 +132,15 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Every member also serves TLS clients (`secureClientPort`) with this key and
+    /// certificate, on a port of its own ([`Ensemble::secure_addr`]). Client
+    /// authentication, JKS or PKCS#12 stores: through [`EnsembleBuilder::server_settings`]
+    /// (`tls_client_auth`, `tls_key_store`, `tls_trust_store`), as on a standalone server.
+    pub fn tls(mut self, files: TlsFiles) -> Self {
+        self.server = self.server.tls(files, 0);
+        self
+    }
+
     /// How long [`EnsembleBuilder::start`] waits for a leader and every member serving
     /// (default 30 s).
     pub fn start_timeout(mut self, timeout: Duration) -> Self {
@@ -161,6 +174,10 @@ impl EnsembleBuilder {
     pub async fn start(self) -> Result<Ensemble, ServerError> {
         let n = self.members + self.observers;
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let tls = self
+            .server
+            .tls_acceptor()?
+            .map(|acceptor| Arc::clone(acceptor.config()));
         let mut listeners = BTreeMap::new();
         for id in 1..=n as ServerId {
             let client = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
@@ -169,6 +186,16 @@ impl EnsembleBuilder {
         }
         let mut slots = BTreeMap::new();
         for (&id, (client, peer)) in &listeners {
+            let secure_listener = match tls {
+                Some(_) => {
+                    Some(TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?)
+                }
+                None => None,
+            };
+            let secure_addr = match &secure_listener {
+                Some(l) => Some(l.local_addr().map_err(|e| ServerError::Bind(loopback, e))?),
+                None => None,
+            };
             let disk = match &self.data_dir {
                 Some(dir) => Disk::Dir(dir.join(format!("member-{id}"))),
                 None => Disk::Memory(MemoryDisk::new()),
@@ -186,6 +213,8 @@ impl EnsembleBuilder {
                     client_addr,
                     peer_addr,
                     disk,
+                    secure_addr,
+                    secure_listener,
                 },
             );
         }
@@ -195,6 +224,7 @@ impl EnsembleBuilder {
         let mut ensemble = Ensemble {
             builder: self.server.clone().session_secret(secret),
             spec: self,
+            tls,
             slots,
             links: BTreeMap::new(),
             changes_tx,
@@ -216,6 +246,10 @@ struct Slot {
     client_addr: SocketAddr,
     peer_addr: SocketAddr,
     disk: Disk,
+    /// The TLS client address, when the ensemble serves TLS.
+    secure_addr: Option<SocketAddr>,
+    /// Its listener, bound before the member (re)starts.
+    secure_listener: Option<TcpListener>,
 }
 
 /// An ensemble of [`MemberNode`]s in this process on loopback, with fault injection. Dropping
@@ -256,16 +290,15 @@ pub struct Ensemble {
     spec: EnsembleBuilder,
     /// The client-side settings with the shared secret.
     builder: TestServerBuilder,
+    /// The TLS settings of every member's secure client port, if they serve TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
     slots: BTreeMap<ServerId, Slot>,
-    /// Links that are not up, by (lower id, higher id).
+    /// Links that are not up, by (the member whose setting it is, its peer): one direction
+    /// each (see [`Link`]).
     links: BTreeMap<(ServerId, ServerId), Link>,
     /// Bumped whenever any member's status changes.
     changes_tx: watch::Sender<u64>,
     changes: watch::Receiver<u64>,
-}
-
-fn pair(a: ServerId, b: ServerId) -> (ServerId, ServerId) {
-    (a.min(b), a.max(b))
 }
 
 fn is_leader(s: &MemberStatus) -> bool {
@@ -303,19 +336,22 @@ impl Ensemble {
         client: TcpListener,
         peer: TcpListener,
     ) -> Result<(), ServerError> {
+        let secure = self.secure_port(id)?;
         let slot = &self.slots[&id];
         let peers = self.slots.iter().map(|(&i, s)| (i, s.peer_addr)).collect();
-        let core = self
+        let mut core = self
             .builder
             .clone()
             .myid(u8::try_from(id).unwrap_or(u8::MAX))
-            .core_config(slot.client_addr, None);
+            .core_config(slot.client_addr, slot.secure_addr);
+        let replica = self.spec.replica_config(id);
+        core.quorum = Some(self.quorum_conf(id, &replica));
         let cfg = MemberConfig {
-            replica: self.spec.replica_config(id),
+            replica,
             peers,
             core,
         };
-        let node = MemberNode::start(cfg, client, peer, slot.disk.store())
+        let node = MemberNode::start_secure(cfg, client, secure, peer, slot.disk.store())
             .map_err(ServerError::Storage)?;
         // Forward status changes to the ensemble-wide counter; ends when the member stops.
         let mut status = node.status();
@@ -337,15 +373,20 @@ impl Ensemble {
         if slot.node.is_some() {
             return Ok(());
         }
-        let (client_addr, peer_addr) = (slot.client_addr, slot.peer_addr);
+        let (client_addr, peer_addr, secure_addr) =
+            (slot.client_addr, slot.peer_addr, slot.secure_addr);
         let client = bind_again(client_addr).await?;
         let peer = bind_again(peer_addr).await?;
+        if let Some(addr) = secure_addr {
+            let secure = bind_again(addr).await?;
+            self.slots.get_mut(&id).expect("slot").secure_listener = Some(secure);
+        }
         self.launch(id, client, peer)?;
         let faults: Vec<((ServerId, ServerId), Link)> =
             self.links.iter().map(|(&k, &v)| (k, v)).collect();
-        for ((a, b), link) in faults {
-            if a == id || b == id {
-                self.apply_link(a, b, link).await;
+        for ((from, to), link) in faults {
+            if from == id {
+                self.apply_link(from, to, link).await;
             }
         }
         Ok(())
@@ -501,24 +542,29 @@ impl Ensemble {
         self.relaunch(id).await
     }
 
-    async fn apply_link(&self, a: ServerId, b: ServerId, link: Link) {
-        if let Some(n) = self.node(a) {
-            n.set_link(b, link).await;
-        }
-        if let Some(n) = self.node(b) {
-            n.set_link(a, link).await;
+    /// Sets `from`'s link to `to` (if `from` runs).
+    async fn apply_link(&self, from: ServerId, to: ServerId, link: Link) {
+        if let Some(n) = self.node(from) {
+            n.set_link(to, link).await;
         }
     }
 
-    async fn set_link(&mut self, a: ServerId, b: ServerId, link: Link) {
-        if a == b {
+    /// Sets and remembers `from`'s link to `to` (one direction).
+    async fn set_link_one_way(&mut self, from: ServerId, to: ServerId, link: Link) {
+        if from == to {
             return;
         }
         match link {
-            Link::Up => self.links.remove(&pair(a, b)),
-            other => self.links.insert(pair(a, b), other),
+            Link::Up => self.links.remove(&(from, to)),
+            other => self.links.insert((from, to), other),
         };
-        self.apply_link(a, b, link).await;
+        self.apply_link(from, to, link).await;
+    }
+
+    /// Sets the link between `a` and `b` on both members.
+    async fn set_link(&mut self, a: ServerId, b: ServerId, link: Link) {
+        self.set_link_one_way(a, b, link).await;
+        self.set_link_one_way(b, a, link).await;
     }
 
     /// Cuts the link between `a` and `b` both ways (their connections break).
@@ -531,6 +577,21 @@ impl Ensemble {
     pub async fn slow_link(&mut self, a: ServerId, b: ServerId, delay: Duration) {
         tracing::info!(a, b, ?delay, "ensemble: slow link");
         self.set_link(a, b, Link::Delay(delay)).await;
+    }
+
+    /// Loses every message `from` sends to `to` while `from` still hears `to`: one side of an
+    /// asymmetric partition (`from`'s connection to `to` breaks and is not opened again).
+    /// [`Ensemble::heal`] restores it.
+    pub async fn cut_one_way(&mut self, from: ServerId, to: ServerId) {
+        tracing::info!(from, to, "ensemble: cut one way");
+        self.set_link_one_way(from, to, Link::SendLost).await;
+    }
+
+    /// Delays every message `from` sends to `to` by `delay` (the other direction stays as it
+    /// is).
+    pub async fn slow_link_one_way(&mut self, from: ServerId, to: ServerId, delay: Duration) {
+        tracing::info!(from, to, ?delay, "ensemble: slow link one way");
+        self.set_link_one_way(from, to, Link::Delay(delay)).await;
     }
 
     /// Cuts `group` off from the other members (links inside each side stay as they are).
@@ -555,8 +616,8 @@ impl Ensemble {
     pub async fn heal(&mut self) {
         tracing::info!("ensemble: heal");
         let faulty: Vec<(ServerId, ServerId)> = self.links.keys().copied().collect();
-        for (a, b) in faulty {
-            self.set_link(a, b, Link::Up).await;
+        for (from, to) in faulty {
+            self.set_link_one_way(from, to, Link::Up).await;
         }
     }
 

@@ -118,12 +118,24 @@ pub(crate) enum MemberMsg {
     Persisted(u64),
 }
 
+/// A member's TLS client port (`secureClientPort`): a bound listener and the TLS settings
+/// it serves with. Clients there speak the ordinary protocol inside TLS, exactly as on a
+/// standalone server's secure port (a verified client certificate is the `x509` identity).
+#[derive(Debug)]
+pub struct SecurePort {
+    /// The bound listener.
+    pub listener: std::net::TcpListener,
+    /// The server side of TLS (see [`crate::tls::server_config_from_stores`]).
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
 /// A running member. Dropping it is `kill -9`: its tasks, sockets and thread stop at once and
 /// nothing more reaches its disk.
 #[derive(Debug)]
 pub struct MemberNode {
     id: ServerId,
     client_addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     peer_addr: SocketAddr,
     core_tx: mpsc::Sender<CoreMsg>,
     status: watch::Receiver<MemberStatus>,
@@ -139,6 +151,18 @@ impl MemberNode {
         cfg: MemberConfig,
         client: std::net::TcpListener,
         peer: std::net::TcpListener,
+        disk: Box<dyn DurableStore>,
+    ) -> std::io::Result<MemberNode> {
+        MemberNode::start_secure(cfg, client, None, peer, disk)
+    }
+
+    /// [`MemberNode::start`], also serving TLS clients on `secure` when given (beside the
+    /// plain `client` port, as ZooKeeper serves `clientPort` and `secureClientPort`).
+    pub fn start_secure(
+        cfg: MemberConfig,
+        client: std::net::TcpListener,
+        secure: Option<SecurePort>,
+        peer: std::net::TcpListener,
         mut disk: Box<dyn DurableStore>,
     ) -> std::io::Result<MemberNode> {
         let id = cfg.replica.id;
@@ -148,15 +172,34 @@ impl MemberNode {
         peer.set_nonblocking(true)?;
         let client = tokio::net::TcpListener::from_std(client)?;
         let peer = tokio::net::TcpListener::from_std(peer)?;
+        let secure = match secure {
+            Some(port) => {
+                let addr = port.listener.local_addr()?;
+                port.listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(port.listener)?;
+                Some((addr, listener, tokio_rustls::TlsAcceptor::from(port.tls)))
+            }
+            None => None,
+        };
+        let secure_addr = secure.as_ref().map(|(addr, _, _)| *addr);
         let durable = disk.load()?;
         let now = wall_ms();
         let mut core = cfg.core;
         if core.wall_clock_ms == 0 {
             core.wall_clock_ms = now;
         }
-        core.conf_lines
-            .push(("clientPort".into(), client_addr.port().to_string()));
+        set_conf_line(&mut core.conf_lines, "clientPort", client_addr.port());
+        if let Some(addr) = secure_addr {
+            set_conf_line(&mut core.conf_lines, "secureClientPort", addr.port());
+        }
         let max_cnxns = core.max_client_cnxns;
+        let limits = FlowLimits {
+            max_requests: core.global_outstanding_limit,
+            max_conn_requests: core.global_outstanding_limit,
+            ..FlowLimits::default()
+        };
+        let handshake_timeout = Duration::from_millis(core.handshake_timeout_ms);
+        let max_frame = core.max_frame;
         let member = Member::new(cfg.replica, core, durable, now);
         let (core_tx, core_rx) = mpsc::channel();
         let mut tasks = JoinSet::new();
@@ -182,7 +225,6 @@ impl MemberNode {
             status: status_tx,
             killed: killed.clone(),
         };
-        let limits = FlowLimits::default();
         let thread = CoreThread::new(engine, limits);
         std::thread::Builder::new()
             .name(format!("zk-member-{id}"))
@@ -193,14 +235,22 @@ impl MemberNode {
             limits: ConnLimits::new(max_cnxns),
             tls: None,
             budget: Budget::new(limits),
-            handshake_timeout: Duration::from_secs(10),
-            max_frame: zk_proto::DEFAULT_MAX_FRAME,
+            handshake_timeout,
+            max_frame,
         };
+        if let Some((_, listener, acceptor)) = secure {
+            let ctx = NetContext {
+                tls: Some(acceptor),
+                ..ctx.clone()
+            };
+            tasks.spawn(net::accept_loop(listener, ctx));
+        }
         tasks.spawn(net::accept_loop(client, ctx));
-        tracing::info!(id, %client_addr, %peer_addr, "ensemble member started");
+        tracing::info!(id, %client_addr, ?secure_addr, %peer_addr, "ensemble member started");
         Ok(MemberNode {
             id,
             client_addr,
+            secure_addr,
             peer_addr,
             core_tx,
             status,
@@ -217,6 +267,11 @@ impl MemberNode {
     /// The address clients connect to.
     pub fn client_addr(&self) -> SocketAddr {
         self.client_addr
+    }
+
+    /// The address TLS clients connect to, if the member serves TLS.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     /// The address peers connect to.
@@ -240,8 +295,9 @@ impl MemberNode {
         rx.await.ok()
     }
 
-    /// Sets the link to `peer`: `Down` cuts both directions and breaks the connections.
-    /// Returns once the member applied it.
+    /// Sets the link to `peer` as this member sees it: `Down` cuts both directions and breaks
+    /// the connections, `SendLost` loses this member's messages to `peer` only, `Delay`
+    /// delays them (see [`Link`]). Returns once the member applied it.
     pub async fn set_link(&self, peer: ServerId, link: Link) {
         let _ = self
             .ask(|tx| CoreMsg::Member(MemberMsg::SetLink(peer, link, tx)))
@@ -332,7 +388,15 @@ impl Drop for MemberNode {
     }
 }
 
-/// The member as the core thread drives it.
+/// Sets `key` in the `conf` lines to the port actually bound (replacing a configured value,
+/// which may be 0).
+fn set_conf_line(lines: &mut Vec<(String, String)>, key: &str, port: u16) {
+    match lines.iter_mut().find(|(k, _)| k == key) {
+        Some(line) => line.1 = port.to_string(),
+        None => lines.push((key.to_string(), port.to_string())),
+    }
+}
+
 /// Makes persist ops durable, in order, batching what queued up meanwhile, and reports each
 /// batch to the core thread. A failed write stops the member, as ZooKeeper exits.
 fn disk_thread(
@@ -442,6 +506,28 @@ impl Engine for MemberEngine {
         true
     }
 
+    /// The bytes in `dataDir/version-2` (for `conf`, `mntr` and `dirs`), when the member
+    /// was configured with a data directory.
+    fn data_dir_bytes(&self) -> u64 {
+        let Some((_, dir)) = self
+            .member
+            .core()
+            .config()
+            .conf_lines
+            .iter()
+            .find(|(k, _)| k == "dataDir")
+        else {
+            return 0;
+        };
+        std::fs::read_dir(std::path::Path::new(dir).join("version-2")).map_or(0, |entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+    }
+
     fn stopped(&self) -> bool {
         self.killed.load(Ordering::SeqCst)
     }
@@ -473,7 +559,7 @@ impl Engine for MemberEngine {
             MemberMsg::Persisted(seq) => self.member.persisted(seq, now),
             MemberMsg::SetLink(peer, link, reply) => {
                 self.transport.set_link(peer, link);
-                if link == Link::Down {
+                if matches!(link, Link::Down | Link::SendLost) {
                     self.member.disconnected(peer, now);
                 }
                 let _ = reply.send(());

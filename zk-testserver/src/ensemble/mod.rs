@@ -23,6 +23,6 @@ pub use builder::{Ensemble, EnsembleBuilder};
 pub use dir_disk::DirDisk;
 pub use disk::{DurableStore, MemoryDisk};
 pub(crate) use member_node::MemberMsg;
-pub use member_node::{MemberConfig, MemberNode, MemberStatus};
+pub use member_node::{MemberConfig, MemberNode, MemberStatus, SecurePort};
 pub use peer::{NodeState, PeerNode};
 pub use transport::Link;

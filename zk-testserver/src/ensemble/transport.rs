@@ -7,9 +7,13 @@
 //! [`PeerEvent::SendFailed`]; [`Inbound`] turns a new connection from a peer into "the old one
 //! broke", so each connection stays a reliable FIFO stream as the core requires.
 //!
-//! Link faults ([`Link`]) are applied here: `Down` drops the connections to and from the peer
-//! and every message until the link is up again (each dropped message is reported as a failed
-//! send); `Delay(d)` holds every message this member sends to the peer for `d`.
+//! Link faults ([`Link`]) are applied here, each to one peer as this member sees it: `Down`
+//! drops the connections to and from the peer and every message until the link is up again
+//! (each dropped message is reported as a failed send); `SendLost` does the same to this
+//! member's messages to the peer only (the peer's messages still arrive: one side of an
+//! asymmetric partition); `Delay(d)` holds every message this member sends to the peer for
+//! `d`. Faults are per direction: set a link on both members for both directions (as
+//! [`crate::Ensemble`]'s `cut` and `slow_link` do).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -36,8 +40,12 @@ pub enum Link {
     Up,
     /// Cut in both directions: connections break and every message is lost.
     Down,
-    /// Every message this member sends to the peer arrives this much later (set it on both
-    /// members to slow both directions).
+    /// This member's messages to the peer are lost (its connection to the peer breaks and
+    /// is not opened again) while the peer's messages still arrive: the peer stops hearing
+    /// this member, this member still hears the peer.
+    SendLost,
+    /// Every message this member sends to the peer arrives this much later (one direction:
+    /// set it on both members to slow both).
     Delay(Duration),
 }
 
@@ -125,6 +133,11 @@ impl Transport {
 
 fn link_of(links: &watch::Receiver<Links>, peer: ServerId) -> Link {
     links.borrow().get(&peer).copied().unwrap_or_default()
+}
+
+/// Whether messages this member sends over `link` are lost.
+fn sends_lost(link: Link) -> bool {
+    matches!(link, Link::Down | Link::SendLost)
 }
 
 async fn accept(listener: TcpListener, sink: Sink, links: watch::Receiver<Links>) {
@@ -218,7 +231,7 @@ async fn send_loop(
                 if changed.is_err() {
                     return;
                 }
-                if link_of(&links, peer) == Link::Down {
+                if sends_lost(link_of(&links, peer)) {
                     conn = None;
                 }
                 continue;
@@ -228,7 +241,7 @@ async fn send_loop(
         if let Link::Delay(d) = link {
             tokio::time::sleep_until(queued + d).await;
         }
-        if link_of(&links, peer) == Link::Down {
+        if sends_lost(link_of(&links, peer)) {
             conn = None;
             if !sink(PeerEvent::SendFailed { to: peer }) {
                 return;

@@ -116,6 +116,7 @@ impl Member {
     /// When [`Member::tick`] is next due.
     pub fn next_timeout(&self) -> i64 {
         let replica = self.replica.next_timeout();
+        let replica = replica.min(self.core.next_local_deadline().unwrap_or(i64::MAX));
         if self.replica.established_epoch().is_some() {
             replica.min(self.next_container_check)
         } else {
@@ -188,6 +189,7 @@ impl Member {
     /// Timers due at `now`.
     pub fn tick(&mut self, now: i64) {
         self.replica.tick(now);
+        self.core.expire_local_sessions(now);
         if now >= self.next_container_check {
             self.next_container_check = now + self.core.config().container_check_interval_ms.max(1);
             self.delete_expired_containers(now);

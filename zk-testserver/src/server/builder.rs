@@ -433,6 +433,10 @@ impl TestServerBuilder {
         cfg.sasl_super_user = self.sasl_super_user.clone();
         cfg.x509_super_user = self.x509_super_user.clone();
         cfg.enforce_auth_schemes = self.enforce_auth_schemes.clone();
+        cfg.handshake_timeout_ms =
+            u64::try_from(self.handshake_timeout.as_millis()).unwrap_or(u64::MAX);
+        cfg.max_frame = self.max_frame;
+        cfg.global_outstanding_limit = self.global_outstanding_limit;
         let mut conf = vec![
             ("clientPort".to_string(), addr.port().to_string()),
             ("clientPortAddress".to_string(), addr.ip().to_string()),

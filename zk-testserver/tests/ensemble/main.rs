@@ -3,9 +3,14 @@
 //! moving between members, ensemble-wide expiry, and the fault-injection API.
 
 mod binary;
+mod conf;
 mod failover;
 mod faults;
+mod kazoo_harness;
+mod links;
 mod nemesis;
+mod read_only;
 mod restart;
 mod sessions;
 mod support;
+mod tls;

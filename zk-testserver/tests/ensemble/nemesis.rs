@@ -1,7 +1,10 @@
 //! Linearizability under faults (issue #9, "Proof"): concurrent zk-client clients run reads
 //! (`sync` then `getData`), versioned `setData` (compare-and-set) and plain `setData` on a few
 //! registers of a 3-member [`Ensemble`] while a seeded nemesis kills the leader, isolates,
-//! partitions and pauses members and restarts them. Every invocation and completion is
+//! partitions (also one way: a member the others no longer hear, though it hears them) and
+//! pauses members, restarts them, and restarts one with an empty disk (only one at a time:
+//! it must re-sync from the others before any other fault; real ZooKeeper loses data when a
+//! quorum restarts empty). Every invocation and completion is
 //! recorded on one monotonic clock; [`Checker`] must find the history linearizable, and a
 //! durability check proves every acknowledged write survived on every member. A corrupted copy
 //! of each recorded history must be rejected by the checker.
@@ -183,7 +186,7 @@ async fn nemesis(ensemble: &mut Ensemble, rng: &mut Rng) -> Vec<String> {
         let leader = ensemble.leader().unwrap_or(ids[0]);
         let any = ids[rng.below(ids.len() as u64) as usize];
         let hold = rng.millis(100, 400);
-        match rng.below(5) {
+        match rng.below(7) {
             0 => {
                 log.push(format!("kill leader {leader} for {hold:?}"));
                 ensemble.kill(leader);
@@ -208,6 +211,31 @@ async fn nemesis(ensemble: &mut Ensemble, rng: &mut Rng) -> Vec<String> {
                 ensemble.partition(&[leader]).await;
                 tokio::time::sleep(hold).await;
                 ensemble.heal().await;
+            }
+            4 => {
+                // Asymmetric: the others stop hearing `any` (the leader half the time), which
+                // still hears them.
+                let muted = if rng.below(2) == 0 { leader } else { any };
+                log.push(format!("nobody hears {muted} for {hold:?}"));
+                for &other in ids.iter().filter(|&&o| o != muted) {
+                    ensemble.cut_one_way(muted, other).await;
+                }
+                tokio::time::sleep(hold).await;
+                ensemble.heal().await;
+            }
+            5 => {
+                // One member at a time, and only once the others serve: it must re-sync
+                // before anything else happens.
+                log.push(format!("restart {any} with an empty disk"));
+                ensemble
+                    .wait_ready(Duration::from_secs(10))
+                    .await
+                    .expect("every member serves before emptying one");
+                ensemble.restart_empty(any).await.expect("restart empty");
+                ensemble
+                    .wait_ready(Duration::from_secs(10))
+                    .await
+                    .expect("the emptied member re-syncs");
             }
             _ => {
                 log.push(format!("pause {any} for {hold:?}"));
