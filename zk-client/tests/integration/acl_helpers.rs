@@ -2,7 +2,7 @@
 
 use zk_client::{digest_id, Acl, AclExt, CreateMode, CreateOptions, Error, Perms};
 
-use crate::support::{self, connect, shared, unique_path};
+use super::support::{self, connect, shared, unique_path};
 
 #[tokio::test]
 async fn a_digest_acl_from_user_and_password() {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zk_client::{perms, Acl, Client, CreateMode, CreateOptions, Error, Id, SessionState};
 
-use crate::support::{self, connect, shared, unique_path, wait_state, SUPER_PASSWORD};
+use super::support::{self, connect, shared, unique_path, wait_state, SUPER_PASSWORD};
 
 #[tokio::test]
 async fn digest_auth_and_no_auth() {

@@ -3,7 +3,7 @@
 use futures::StreamExt;
 use zk_client::{AddWatchMode, Client, CreateMode, CreateOptions, EventType, Op, OpResult};
 
-use crate::support::{self, connect, shared, unique_path, within};
+use super::support::{self, connect, shared, unique_path, within};
 
 #[tokio::test]
 async fn chroot_is_transparent() {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zk_client::{Client, CreateOptions, Error, SessionState};
 
-use crate::support::{self, proxy::Proxy, shared, unique_path, wait_state, within};
+use super::support::{self, proxy::Proxy, shared, unique_path, wait_state, within};
 
 #[tokio::test]
 async fn connection_loss_mid_request() {

@@ -12,8 +12,8 @@ use zk_client::{
     SessionEvent, SessionId, SessionState, WatcherType,
 };
 
-use crate::support::{self, blocking, launch, proxy::Proxy, wait_state, within, Cluster};
-use crate::support::{unique_path, ServerOptions};
+use super::support::{self, blocking, launch, proxy::Proxy, wait_state, within, Cluster};
+use super::support::{unique_path, ServerOptions};
 
 /// A client through `proxy`, renewing its session on expiry.
 async fn renewing_client(proxy: &Proxy) -> Client {
@@ -353,7 +353,11 @@ async fn persistent_watch_stream_ends_after_remove_watches() {
 /// `ensemble::reads_on_a_read_only_server` checks the same there.)
 #[tokio::test]
 async fn read_only_server_refusal_is_a_clear_error() {
-    if crate::SERVER != support::ServerKind::Rust {
+    if super::SERVER == support::ServerKind::Real
+        || support::skip_on_ensemble(
+            "a standalone read-only server; members: ensemble::reads_on_a_read_only_server",
+        )
+    {
         return;
     }
     support::init_tracing();

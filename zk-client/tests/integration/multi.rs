@@ -2,7 +2,7 @@
 
 use zk_client::{CreateMode, CreateOptions, Error, ErrorCode, Op, OpResult, ReadOp, ReadResult};
 
-use crate::support::{self, connect, shared, unique_path};
+use super::support::{self, connect, shared, unique_path};
 
 #[tokio::test]
 async fn multi_applies_all_or_nothing() {

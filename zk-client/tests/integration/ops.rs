@@ -7,7 +7,7 @@ use zk_client::{
     WatcherType,
 };
 
-use crate::support::{self, connect, shared, unique_path, within};
+use super::support::{self, connect, shared, unique_path, within};
 
 #[tokio::test]
 async fn connect_and_session_info() {
@@ -18,8 +18,12 @@ async fn connect_and_session_info() {
     let client = connect(&cluster).await;
     assert_eq!(*client.state().borrow(), SessionState::Connected);
     assert_ne!(client.session_id().0, 0);
-    // Standalone servers number their sessions as server 1 (the top byte).
-    assert_eq!(client.session_id().0 >> 56, 1);
+    // A session id's top byte is the id of the server that created it (1 for a standalone
+    // server; member `i` of our ensembles has id `i + 1`).
+    let member = cluster
+        .member_with_session(client.session_id().0)
+        .expect("the client's member");
+    assert_eq!(client.session_id().0 >> 56, member as i64 + 1);
     assert_eq!(client.session_password().len(), 16);
     let root = unique_path("info");
     client

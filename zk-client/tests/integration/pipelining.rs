@@ -5,7 +5,7 @@ use std::time::Instant;
 use futures::future::join_all;
 use zk_client::{CreateOptions, Error};
 
-use crate::support::{self, connect, shared, unique_path, within};
+use super::support::{self, connect, shared, unique_path, within};
 
 #[tokio::test]
 async fn ten_thousand_pipelined_requests_complete_in_order() {

@@ -5,7 +5,7 @@ use zk_client::{
     CreateOptions, Error, Sequence, PROTECTED_PREFIX,
 };
 
-use crate::support::{self, connect, shared, unique_path, ServerKind};
+use super::support::{self, connect, shared, unique_path, ServerKind};
 
 #[tokio::test]
 async fn protected_names_and_sequences() {
@@ -75,17 +75,32 @@ async fn protected_names_and_sequences() {
     client.delete_all(&root).await.unwrap();
 }
 
-/// A zk-testserver of this test's own, for its fault injection (real ZooKeeper has none).
-pub(crate) async fn fault_server() -> Option<zk_testserver::TestServer> {
-    if crate::SERVER != ServerKind::Rust || !support::available() {
+/// Servers of this test's own, for their fault injection (real ZooKeeper has none): a
+/// zk-testserver, or on the ensemble 3 members, where the member holding the session drops
+/// the reply (the write went through the leader; the client reconnects to any member).
+pub(crate) async fn fault_server() -> Option<FaultServer> {
+    if super::SERVER == ServerKind::Real || !support::available() {
         return None;
     }
-    Some(
-        zk_testserver::TestServer::builder()
-            .start()
-            .await
-            .expect("zk-testserver starts"),
-    )
+    let cluster = support::blocking(|| support::launch(1, &Default::default())).await;
+    Some(FaultServer(cluster))
+}
+
+/// The servers of [`fault_server`].
+pub(crate) struct FaultServer(std::sync::Arc<dyn support::Cluster>);
+
+impl FaultServer {
+    /// The connect string.
+    pub(crate) fn addr(&self) -> String {
+        self.0.connect_string()
+    }
+
+    /// Applies session `session_id`'s next write, then closes its connection instead of
+    /// replying. False if no server holds the session.
+    pub(crate) async fn drop_next_reply(&self, session_id: i64) -> bool {
+        let cluster = self.0.clone();
+        support::blocking(move || cluster.drop_next_reply(session_id)).await
+    }
 }
 
 #[tokio::test]
@@ -174,7 +189,7 @@ async fn connection_cuts_around_protected_creates() {
         return;
     }
     let cluster = shared();
-    let proxy = crate::support::proxy::Proxy::start(cluster.member_addr(0)).await;
+    let proxy = super::support::proxy::Proxy::start(cluster.member_addr(0)).await;
     let client = Client::builder(proxy.addr().to_string())
         .session_timeout(std::time::Duration::from_secs(20))
         .request_timeout(std::time::Duration::from_secs(20))
@@ -205,7 +220,7 @@ async fn connection_cuts_around_protected_creates() {
         let call = client.create_protected(&format!("{root}/lock-"), b"", &eph_seq);
         tokio::time::sleep(delay).await;
         proxy.cut();
-        let (path, stat) = crate::support::within(30, "a protected create", call)
+        let (path, stat) = super::support::within(30, "a protected create", call)
             .await
             .unwrap_or_else(|e| panic!("round {round} (seed {seed}): {e}"));
         assert_eq!(stat.ephemeral_owner, session, "seed {seed}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use zk_client::{Client, CreateMode, CreateOptions, Error, EventType, SessionState};
 
-use crate::support::{self, blocking, launch, unique_path, wait_state, within, ServerOptions};
+use super::support::{self, blocking, launch, unique_path, wait_state, within, ServerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_survives_a_standalone_restart() {
@@ -13,7 +13,10 @@ async fn session_survives_a_standalone_restart() {
         return;
     }
     let cluster = blocking(|| launch(1, &ServerOptions::default())).await;
-    let client = Client::builder(cluster.connect_string())
+    // Pinned to the first server: on an ensemble, the session survives its member's restart
+    // (the others keep the quorum; the client waits for this member as it would for a
+    // standalone server).
+    let client = Client::builder(cluster.member_addr(0).to_string())
         .session_timeout(Duration::from_secs(20))
         .connect()
         .await

@@ -9,7 +9,7 @@ use zk_client::{
     SessionState, WatcherType,
 };
 
-use crate::support::{self, connect, proxy::Proxy, shared, unique_path, wait_state, within};
+use super::support::{self, connect, proxy::Proxy, shared, unique_path, wait_state, within};
 
 fn opts() -> CreateOptions {
     CreateOptions::new(CreateMode::Persistent)
@@ -137,13 +137,16 @@ async fn persistent_and_recursive_watches() {
     // Dropping the last watcher removes the server watch. (3.8's checkWatches reports a
     // removed recursive watch as present, so ask the server's `wchc` instead.)
     let session = client.session_id().0;
-    let mut watched = cluster.watched_paths(0, session);
+    let member = cluster
+        .member_with_session(session)
+        .expect("the client's member");
+    let mut watched = cluster.watched_paths(member, session);
     watched.sort();
     assert_eq!(watched, [root.clone(), child.clone()]);
     drop(node_watch);
     drop(tree_watch);
     client.sync(&root).await.unwrap();
-    assert_eq!(cluster.watched_paths(0, session), Vec::<String>::new());
+    assert_eq!(cluster.watched_paths(member, session), Vec::<String>::new());
     client.delete_all(&root).await.unwrap();
 }
 
@@ -244,10 +247,11 @@ async fn slow_persistent_watcher_is_dropped_not_the_session() {
     assert!(watcher.is_lagged());
     // The session is unaffected, and the server watch is gone.
     client.sync(&root).await.unwrap();
-    assert_eq!(
-        cluster.watched_paths(0, client.session_id().0),
-        Vec::<String>::new()
-    );
+    let session = client.session_id().0;
+    let member = cluster
+        .member_with_session(session)
+        .expect("the client's member");
+    assert_eq!(cluster.watched_paths(member, session), Vec::<String>::new());
     client.delete_all(&root).await.unwrap();
 }
 

@@ -105,6 +105,10 @@ impl Cluster for RustServer {
             on_server_runtime(async move { server.lock().await.expire_session(session_id).await });
         assert!(expired, "no session {session_id:#x} to expire");
     }
+    fn drop_next_reply(&self, session_id: i64) -> bool {
+        let server = Arc::clone(&self.server);
+        on_server_runtime(async move { server.lock().await.drop_next_reply(session_id).await })
+    }
 }
 
 /// Starts a standalone zk-testserver configured like the real servers of `super::real`.
@@ -237,6 +241,9 @@ impl Cluster for RustEnsemble {
         let expired =
             self.with(move |e| Box::pin(async move { e.expire_session(session_id).await }));
         assert!(expired, "no session {session_id:#x} to expire");
+    }
+    fn drop_next_reply(&self, session_id: i64) -> bool {
+        self.with(move |e| Box::pin(async move { e.drop_next_reply(session_id).await }))
     }
 }
 
