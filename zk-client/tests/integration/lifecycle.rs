@@ -134,7 +134,7 @@ async fn subscribers_start_with_a_snapshot() {
         return;
     }
     let cluster = support::shared();
-    let client = support::connect(&cluster).await;
+    let client = support::connect_one(&cluster).await;
     let session = client.session_id();
     let connected = SessionEvent::Connected {
         session,
@@ -212,7 +212,7 @@ async fn renewal_restores_persistent_watches_and_credentials() {
     let cluster = support::shared();
     let proxy = Proxy::start(cluster.member_addr(0)).await;
     let client = renewing_client(&proxy).await;
-    let writer = support::connect(&cluster).await;
+    let writer = support::connect_one(&cluster).await;
     client.add_auth("digest", b"renewer:secret").await.unwrap();
     let root = unique_path("renewal");
     let persistent = CreateOptions::new(CreateMode::Persistent);
@@ -309,7 +309,7 @@ async fn persistent_watch_stream_ends_after_remove_watches() {
         return;
     }
     let cluster = support::shared();
-    let client = support::connect(&cluster).await;
+    let client = support::connect_one(&cluster).await;
     let path = unique_path("removed");
     let persistent = CreateOptions::new(CreateMode::Persistent);
     client.create(&path, b"", &persistent).await.unwrap();

@@ -5,7 +5,7 @@ use zk_client::{
     CreateOptions, Error, Sequence, PROTECTED_PREFIX,
 };
 
-use super::support::{self, connect, shared, unique_path, ServerKind};
+use super::support::{self, connect_one, shared, unique_path, ServerKind};
 
 #[tokio::test]
 async fn protected_names_and_sequences() {
@@ -13,7 +13,7 @@ async fn protected_names_and_sequences() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("protected");
     client
         .create(&root, b"", &CreateOptions::default())
@@ -45,7 +45,7 @@ async fn protected_names_and_sequences() {
     assert_eq!(format!("lock-{}", Sequence(0)), plain);
 
     // A persistent, non-sequential protected node at the root of a chroot.
-    let chrooted = Client::connect(&format!("{}{root}", cluster.connect_string()))
+    let chrooted = Client::connect(&format!("{}{root}", support::one_member(&cluster)))
         .await
         .unwrap();
     let (path, stat) = chrooted
@@ -92,7 +92,7 @@ pub(crate) struct FaultServer(std::sync::Arc<dyn support::Cluster>);
 impl FaultServer {
     /// The connect string.
     pub(crate) fn addr(&self) -> String {
-        self.0.connect_string()
+        support::one_member(&self.0)
     }
 
     /// Applies session `session_id`'s next write, then closes its connection instead of

@@ -296,7 +296,7 @@ async fn fail_fast_connect_to_a_dead_port() {
 
     // A live server connects as usual with the option set.
     let cluster = shared();
-    let client = Client::builder(cluster.connect_string())
+    let client = Client::builder(support::one_member(&cluster))
         .fail_fast()
         .connect()
         .await

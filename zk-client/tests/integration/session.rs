@@ -66,7 +66,9 @@ async fn expiry_when_servers_are_unreachable() {
         .connect()
         .await
         .unwrap();
-    let observer = Client::connect(&cluster.connect_string()).await.unwrap();
+    let observer = Client::connect(&support::one_member(&cluster))
+        .await
+        .unwrap();
     let eph = unique_path("expiring");
     client
         .create(&eph, b"", &CreateOptions::new(CreateMode::Ephemeral))
@@ -98,7 +100,7 @@ async fn expiry_when_servers_are_unreachable() {
 
     // Resuming the expired session is refused by the server.
     proxy.set_blocked(false);
-    let resumed = Client::builder(cluster.connect_string())
+    let resumed = Client::builder(support::one_member(&cluster))
         .session(client.session_id(), &client.session_password())
         .connect()
         .await;
@@ -111,8 +113,8 @@ async fn dropping_the_last_handle_closes_the_session() {
         return;
     }
     let cluster = support::shared();
-    let observer = support::connect(&cluster).await;
-    let client = support::connect(&cluster).await;
+    let observer = support::connect_one(&cluster).await;
+    let client = support::connect_one(&cluster).await;
     let eph = unique_path("dropped");
     client
         .create(&eph, b"", &CreateOptions::new(CreateMode::Ephemeral))

@@ -73,7 +73,9 @@ async fn tls_connection_with_explicit_ca() {
         .await
         .unwrap();
     // The plain port sees the same data.
-    let plain = Client::connect(&cluster.connect_string()).await.unwrap();
+    let plain = Client::connect(&support::one_member(&cluster))
+        .await
+        .unwrap();
     assert_eq!(&plain.get_data(&path).await.unwrap().0[..], b"secret");
     client.close().await.unwrap();
 

@@ -248,8 +248,16 @@ impl Cluster for RustEnsemble {
 }
 
 /// Starts an in-process ensemble of `members` voters configured like the real servers of
-/// `super::real` (fast replication timeouts), and waits until every member serves.
-pub(super) fn launch_ensemble(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
+/// `super::real`, and waits until every member serves. With `fast_failover` (for the
+/// ensemble tests, which kill leaders), millisecond replication timeouts; otherwise the
+/// default ones, ten times longer, for suites that want a steady leader: on a loaded 2-core
+/// machine a 150 ms `syncLimit` loses the leader now and then (a new election, every client
+/// connection dropped), which such a suite does not expect.
+pub(super) fn launch_ensemble(
+    members: usize,
+    opts: &ServerOptions,
+    fast_failover: bool,
+) -> Arc<dyn Cluster> {
     assert!(
         opts.extra_config.is_empty() && opts.tls.is_none(),
         "zoo.cfg lines and TLS are for real ZooKeeper or a standalone zk-testserver"
@@ -259,9 +267,11 @@ pub(super) fn launch_ensemble(members: usize, opts: &ServerOptions) -> Arc<dyn C
     let read_only = opts.read_only_mode;
     let reconfig = opts.reconfig;
     let container_check = opts.container_check_ms;
-    let builder = Ensemble::builder()
-        .members(members)
-        .fast_timeouts()
+    let mut builder = Ensemble::builder().members(members);
+    if fast_failover {
+        builder = builder.fast_timeouts();
+    }
+    let builder = builder
         .session_timeout_bounds(2 * tick, max)
         .read_only_mode(read_only)
         .server_settings(move |b| {
