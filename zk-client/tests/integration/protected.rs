@@ -76,8 +76,8 @@ async fn protected_names_and_sequences() {
 }
 
 /// Servers of this test's own, for their fault injection (real ZooKeeper has none): a
-/// zk-testserver, or on the ensemble 3 members, where the member holding the session drops
-/// the reply (the write went through the leader; the client reconnects to any member).
+/// zk-testserver, or on the ensemble 3 members, the clients on member 0 (a follower), which
+/// drops the reply once the leader has committed the write and it has applied it.
 pub(crate) async fn fault_server() -> Option<FaultServer> {
     if super::SERVER == ServerKind::Real || !support::available() {
         return None;
