@@ -5,7 +5,7 @@ use zk_client::{
     CreateOptions, Error, Sequence, PROTECTED_PREFIX,
 };
 
-use super::support::{self, connect_one, shared, unique_path, ServerKind};
+use super::support::{self, connect_one, proxy::Proxy, shared, unique_path, ServerKind};
 
 #[tokio::test]
 async fn protected_names_and_sequences() {
@@ -177,6 +177,75 @@ async fn the_lookup_skips_other_protected_nodes() {
     assert_eq!(&client.get_data(&path).await.unwrap().0[..], b"mine");
     assert_eq!(client.get_children("/p").await.unwrap().len(), 2);
     other.close().await.unwrap();
+    client.close().await.unwrap();
+}
+
+/// A create whose reply is lost, then a reconnect to a member that has not applied it yet
+/// (ZooKeeper resumes a session on any member that has seen the session's last zxid, and the
+/// lost reply's zxid was never seen): the lookup must catch that member up first, or it misses
+/// the node and creates a second one. Needs a lagging member: the in-process ensemble only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_catches_a_lagging_member_up() {
+    if !support::available() || super::SERVER != ServerKind::RustEnsemble {
+        return;
+    }
+    let cluster = support::blocking(|| support::launch(3, &Default::default())).await;
+    let c = cluster.clone();
+    let followers: Vec<usize> = support::blocking(move || {
+        (0..3)
+            .filter(|&i| c.mode(i).as_deref() == Some("follower"))
+            .collect()
+    })
+    .await;
+    let (first, lagging) = (followers[0], followers[1]);
+    let to_first = Proxy::start(cluster.member_addr(first)).await;
+    let to_lagging = Proxy::start(cluster.member_addr(lagging)).await;
+    to_lagging.set_blocked(true);
+    let client = Client::builder(format!("{},{}", to_first.addr(), to_lagging.addr()))
+        .session_timeout(std::time::Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap();
+    let session = client.session_id();
+    client
+        .create("/locks", b"", &CreateOptions::default())
+        .await
+        .unwrap();
+    // The other follower has everything so far; from now on it hears the leader 400 ms late.
+    let observer = Client::connect(&cluster.member_addr(lagging).to_string())
+        .await
+        .unwrap();
+    observer.sync("/locks").await.unwrap();
+    assert!(observer.exists("/locks").await.unwrap().is_some());
+    observer.close().await.unwrap();
+    let c = cluster.clone();
+    support::blocking(move || {
+        c.slow_link_to_leader(lagging, std::time::Duration::from_millis(400))
+    })
+    .await;
+
+    // The first follower applies the create and closes instead of replying; the client can
+    // only come back through the lagging one.
+    assert!(cluster.drop_next_reply(session.0));
+    to_first.set_blocked(true);
+    to_lagging.set_blocked(false);
+    let eph_seq = CreateOptions::new(CreateMode::EphemeralSequential);
+    let (path, _) = support::within(
+        30,
+        "the protected create",
+        client.create_protected("/locks/lock-", b"", &eph_seq),
+    )
+    .await
+    .unwrap();
+    assert_eq!(client.session_id(), session);
+    client.sync("/locks").await.unwrap();
+    let children = client.get_children("/locks").await.unwrap();
+    assert_eq!(
+        children.len(),
+        1,
+        "one node, not one per attempt: {children:?}"
+    );
+    assert_eq!(path, format!("/locks/{}", children[0]));
     client.close().await.unwrap();
 }
 

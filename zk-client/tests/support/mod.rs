@@ -66,6 +66,9 @@ pub trait Cluster: Send + Sync {
     /// closes the connection instead of replying; false if no server holds the session.
     /// (zk-testserver only: real ZooKeeper has no fault injection.)
     fn drop_next_reply(&self, session_id: i64) -> bool;
+    /// Delays every message between member `i` and the leader by `delay`, both ways, so `i`
+    /// applies commits late (a zk-testserver ensemble only).
+    fn slow_link_to_leader(&self, i: usize, delay: Duration);
 }
 
 /// Server settings a test may ask for.

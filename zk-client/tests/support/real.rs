@@ -54,6 +54,9 @@ impl Cluster for Real {
     fn drop_next_reply(&self, _session_id: i64) -> bool {
         panic!("real ZooKeeper has no fault injection: run this test on zk-testserver only")
     }
+    fn slow_link_to_leader(&self, _i: usize, _delay: Duration) {
+        panic!("real ZooKeeper has no fault injection: run this test on zk-testserver only")
+    }
 }
 
 /// Launches `members` JVMs (1 = standalone) and waits until they serve.

@@ -109,6 +109,9 @@ impl Cluster for RustServer {
         let server = Arc::clone(&self.server);
         on_server_runtime(async move { server.lock().await.drop_next_reply(session_id).await })
     }
+    fn slow_link_to_leader(&self, _i: usize, _delay: Duration) {
+        panic!("a standalone zk-testserver has no links between members")
+    }
 }
 
 /// Starts a standalone zk-testserver configured like the real servers of `super::real`.
@@ -244,6 +247,15 @@ impl Cluster for RustEnsemble {
     }
     fn drop_next_reply(&self, session_id: i64) -> bool {
         self.with(move |e| Box::pin(async move { e.drop_next_reply(session_id).await }))
+    }
+    fn slow_link_to_leader(&self, i: usize, delay: Duration) {
+        self.with(move |e| {
+            Box::pin(async move {
+                let leader = e.leader().expect("a leader");
+                assert_ne!(leader, id(i), "member {i} leads");
+                e.slow_link(leader, id(i), delay).await;
+            })
+        });
     }
 }
 
