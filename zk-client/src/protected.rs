@@ -83,9 +83,10 @@ fn protected_path(path: &str, uuid: &str) -> Option<(String, String)> {
 impl Client {
     /// Curator `withProtection`: creates `<parent>/_c_<uuid>-<name>` (name = last segment of
     /// `path`), mode from `options` (sequential modes append the 10-digit suffix as usual).
-    /// On ConnectionLoss (or a request timeout), it lists the parent's children, finds the
-    /// node carrying our uuid (for ephemerals only one whose ephemeralOwner is this session),
-    /// and returns it instead of creating again; retries the create otherwise.
+    /// On ConnectionLoss (or a request timeout), it syncs the parent (the session may have
+    /// moved to a member that has not applied the lost create yet), lists its children, finds
+    /// the node carrying our uuid (for ephemerals only one whose ephemeralOwner is this
+    /// session), and returns it instead of creating again; retries the create otherwise.
     /// Returns the created path (chroot stripped) and its Stat.
     ///
     /// Attempts follow the client's [`RetryPolicy`](crate::RetryPolicy)
@@ -195,6 +196,11 @@ impl Client {
         uuid: &str,
         options: &CreateOptions,
     ) -> Result<Lookup> {
+        // After a reconnect the session may sit on a member that has not applied the lost
+        // create yet (it only had to have seen our last reply's zxid, and the lost reply's was
+        // never seen): catch it up with the leader first, or the listing misses our node and
+        // we would create a second one.
+        self.sync(parent).await?;
         let children = self.get_children(parent).await?;
         let mut lookup = Lookup::NotFound;
         for child in children {

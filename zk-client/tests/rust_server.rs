@@ -1,6 +1,7 @@
 //! The client integration suite against the Rust zk-testserver, in process: a standalone
-//! server, and for the ensemble tests of `integration/ensemble.rs` a 3-member in-process
-//! `zk_testserver::Ensemble`.
+//! server; the same suite again against a 3-member in-process `zk_testserver::Ensemble`
+//! (module `on_ensemble`, filter `on_ensemble::`); and the ensemble tests of
+//! `integration/ensemble.rs`.
 
 mod support;
 
@@ -9,6 +10,9 @@ mod integration;
 
 #[path = "integration/ensemble.rs"]
 mod ensemble;
+
+#[path = "integration/on_ensemble.rs"]
+mod on_ensemble;
 
 /// The servers this binary tests against.
 const SERVER: support::ServerKind = support::ServerKind::Rust;

@@ -2,7 +2,7 @@
 
 use zk_client::{digest_id, Acl, AclExt, CreateMode, CreateOptions, Error, Perms};
 
-use crate::support::{self, connect, shared, unique_path};
+use super::support::{self, connect_one, shared, unique_path};
 
 #[tokio::test]
 async fn a_digest_acl_from_user_and_password() {
@@ -10,7 +10,7 @@ async fn a_digest_acl_from_user_and_password() {
         return;
     }
     let cluster = shared();
-    let owner = connect(&cluster).await;
+    let owner = connect_one(&cluster).await;
     let root = unique_path("acl-helpers");
     let acl = vec![
         Acl::digest("carol", "pa:ss", Perms::ALL),
@@ -28,7 +28,7 @@ async fn a_digest_acl_from_user_and_password() {
     assert_eq!(owner.get_data(&root).await, Err(Error::NoAuth));
 
     // Without the credentials: no read, no write, but CREATE is open to the world.
-    let stranger = connect(&cluster).await;
+    let stranger = connect_one(&cluster).await;
     assert_eq!(stranger.get_data(&root).await, Err(Error::NoAuth));
     assert_eq!(
         stranger.set_data(&root, b"x", None).await,
@@ -40,12 +40,12 @@ async fn a_digest_acl_from_user_and_password() {
         .await
         .unwrap();
     // The wrong password is a different identity.
-    let guesser = connect(&cluster).await;
+    let guesser = connect_one(&cluster).await;
     guesser.add_auth("digest", b"carol:pass").await.unwrap();
     assert_eq!(guesser.get_data(&root).await, Err(Error::NoAuth));
 
     // With them (the password may hold ':'; the user ends at the first one).
-    let carol = connect(&cluster).await;
+    let carol = connect_one(&cluster).await;
     carol.add_auth("digest", b"carol:pa:ss").await.unwrap();
     assert_eq!(&carol.get_data(&root).await.unwrap().0[..], b"secret");
     carol.set_data(&root, b"v2", None).await.unwrap();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zk_client::{perms, Acl, Client, CreateMode, CreateOptions, Error, Id, SessionState};
 
-use crate::support::{self, connect, shared, unique_path, wait_state, SUPER_PASSWORD};
+use super::support::{self, connect_one, shared, unique_path, wait_state, SUPER_PASSWORD};
 
 #[tokio::test]
 async fn digest_auth_and_no_auth() {
@@ -12,12 +12,12 @@ async fn digest_auth_and_no_auth() {
         return;
     }
     let cluster = shared();
-    let alice = Client::builder(cluster.connect_string())
+    let alice = Client::builder(support::one_member(&cluster))
         .auth("digest", b"alice:secret")
         .connect()
         .await
         .unwrap();
-    let anonymous = connect(&cluster).await;
+    let anonymous = connect_one(&cluster).await;
     let root = unique_path("auth");
     let private = CreateOptions::new(CreateMode::Persistent).with_acl(Acl::creator_all());
     alice.create(&root, b"mine", &private).await.unwrap();
@@ -39,13 +39,13 @@ async fn digest_auth_and_no_auth() {
     );
 
     // Credentials added later work too, and apply to this session only.
-    let bob = connect(&cluster).await;
+    let bob = connect_one(&cluster).await;
     assert_eq!(bob.get_data(&root).await, Err(Error::NoAuth));
     bob.add_auth("digest", b"alice:secret").await.unwrap();
     assert_eq!(&bob.get_data(&root).await.unwrap().0[..], b"mine");
 
     // The super user passes every ACL.
-    let admin = connect(&cluster).await;
+    let admin = connect_one(&cluster).await;
     admin
         .add_auth("digest", format!("super:{SUPER_PASSWORD}").as_bytes())
         .await
@@ -75,7 +75,7 @@ async fn failed_auth_is_terminal() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     // The server rejects credentials of a scheme it has no provider for.
     assert_eq!(
         client.add_auth("nosuchscheme", b"x").await,
@@ -83,7 +83,7 @@ async fn failed_auth_is_terminal() {
     );
     wait_state(&client, 10, |s| s == SessionState::AuthFailed).await;
     assert_eq!(client.get_data("/").await, Err(Error::AuthFailed));
-    let rejected = Client::builder(cluster.connect_string())
+    let rejected = Client::builder(support::one_member(&cluster))
         .auth("nosuchscheme", b"x")
         .connection_timeout(Duration::from_secs(10))
         .connect()

@@ -3,7 +3,7 @@
 use futures::StreamExt;
 use zk_client::{AddWatchMode, Client, CreateMode, CreateOptions, EventType, Op, OpResult};
 
-use crate::support::{self, connect, shared, unique_path, within};
+use super::support::{self, connect_one, shared, unique_path, within};
 
 #[tokio::test]
 async fn chroot_is_transparent() {
@@ -11,13 +11,13 @@ async fn chroot_is_transparent() {
         return;
     }
     let cluster = shared();
-    let plain = connect(&cluster).await;
+    let plain = connect_one(&cluster).await;
     let root = unique_path("chroot");
     plain
         .create(&root, b"", &CreateOptions::default())
         .await
         .unwrap();
-    let client = Client::connect(&format!("{}{root}", cluster.connect_string()))
+    let client = Client::connect(&format!("{}{root}", support::one_member(&cluster)))
         .await
         .unwrap();
     assert_eq!(client.chroot(), Some(root.as_str()));

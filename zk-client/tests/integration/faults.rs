@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use zk_client::{Client, CreateOptions, Error, SessionState};
 
-use crate::support::{self, proxy::Proxy, shared, unique_path, wait_state, within};
+use super::support::{self, proxy::Proxy, shared, unique_path, wait_state, within};
 
 #[tokio::test]
 async fn connection_loss_mid_request() {
@@ -118,7 +118,7 @@ async fn resume_a_session_from_another_client() {
     proxy.set_blocked(true);
     proxy.cut();
     wait_state(&original, 20, |s| s == SessionState::Disconnected).await;
-    let resumed = Client::builder(cluster.connect_string())
+    let resumed = Client::builder(support::one_member(&cluster))
         .session(original.session_id(), &original.session_password())
         .connect()
         .await
@@ -144,7 +144,7 @@ async fn credentials_survive_a_reconnect() {
         return;
     }
     let cluster = shared();
-    let owner = support::connect(&cluster).await;
+    let owner = support::connect_one(&cluster).await;
     owner.add_auth("digest", b"carol:pw").await.unwrap();
     let path = unique_path("carol");
     let private = zk_client::CreateOptions::default().with_acl(zk_client::Acl::creator_all());

@@ -12,8 +12,8 @@ use zk_client::{
     SessionEvent, SessionId, SessionState, WatcherType,
 };
 
-use crate::support::{self, blocking, launch, proxy::Proxy, wait_state, within, Cluster};
-use crate::support::{unique_path, ServerOptions};
+use super::support::{self, blocking, launch, proxy::Proxy, wait_state, within, Cluster};
+use super::support::{unique_path, ServerOptions};
 
 /// A client through `proxy`, renewing its session on expiry.
 async fn renewing_client(proxy: &Proxy) -> Client {
@@ -134,7 +134,7 @@ async fn subscribers_start_with_a_snapshot() {
         return;
     }
     let cluster = support::shared();
-    let client = support::connect(&cluster).await;
+    let client = support::connect_one(&cluster).await;
     let session = client.session_id();
     let connected = SessionEvent::Connected {
         session,
@@ -212,7 +212,7 @@ async fn renewal_restores_persistent_watches_and_credentials() {
     let cluster = support::shared();
     let proxy = Proxy::start(cluster.member_addr(0)).await;
     let client = renewing_client(&proxy).await;
-    let writer = support::connect(&cluster).await;
+    let writer = support::connect_one(&cluster).await;
     client.add_auth("digest", b"renewer:secret").await.unwrap();
     let root = unique_path("renewal");
     let persistent = CreateOptions::new(CreateMode::Persistent);
@@ -309,7 +309,7 @@ async fn persistent_watch_stream_ends_after_remove_watches() {
         return;
     }
     let cluster = support::shared();
-    let client = support::connect(&cluster).await;
+    let client = support::connect_one(&cluster).await;
     let path = unique_path("removed");
     let persistent = CreateOptions::new(CreateMode::Persistent);
     client.create(&path, b"", &persistent).await.unwrap();
@@ -353,7 +353,11 @@ async fn persistent_watch_stream_ends_after_remove_watches() {
 /// `ensemble::reads_on_a_read_only_server` checks the same there.)
 #[tokio::test]
 async fn read_only_server_refusal_is_a_clear_error() {
-    if crate::SERVER != support::ServerKind::Rust {
+    if super::SERVER == support::ServerKind::Real
+        || support::skip_on_ensemble(
+            "a standalone read-only server; members: ensemble::reads_on_a_read_only_server",
+        )
+    {
         return;
     }
     support::init_tracing();

@@ -2,7 +2,7 @@
 
 use zk_client::{CreateMode, CreateOptions, Error, ErrorCode, Op, OpResult, ReadOp, ReadResult};
 
-use crate::support::{self, connect, shared, unique_path};
+use super::support::{self, connect_one, shared, unique_path};
 
 #[tokio::test]
 async fn multi_applies_all_or_nothing() {
@@ -10,7 +10,7 @@ async fn multi_applies_all_or_nothing() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("multi");
     let opts = CreateOptions::default();
     client.create(&root, b"", &opts).await.unwrap();
@@ -87,7 +87,7 @@ async fn multi_read_has_per_op_results() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("multiread");
     let opts = CreateOptions::default();
     client.create(&root, b"r", &opts).await.unwrap();

@@ -7,7 +7,7 @@ use zk_client::{
     WatcherType,
 };
 
-use crate::support::{self, connect, shared, unique_path, within};
+use super::support::{self, connect_one, shared, unique_path, within};
 
 #[tokio::test]
 async fn connect_and_session_info() {
@@ -15,11 +15,15 @@ async fn connect_and_session_info() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     assert_eq!(*client.state().borrow(), SessionState::Connected);
     assert_ne!(client.session_id().0, 0);
-    // Standalone servers number their sessions as server 1 (the top byte).
-    assert_eq!(client.session_id().0 >> 56, 1);
+    // A session id's top byte is the id of the server that created it (1 for a standalone
+    // server; member `i` of our ensembles has id `i + 1`).
+    let member = cluster
+        .member_with_session(client.session_id().0)
+        .expect("the client's member");
+    assert_eq!(client.session_id().0 >> 56, member as i64 + 1);
     assert_eq!(client.session_password().len(), 16);
     let root = unique_path("info");
     client
@@ -38,7 +42,7 @@ async fn create_in_every_mode() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("modes");
     let (path, stat) = client
         .create(&root, b"root", &CreateOptions::default())
@@ -153,7 +157,7 @@ async fn read_write_delete_and_acl() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("rw");
     client
         .create(&root, b"v0", &CreateOptions::default())
@@ -269,7 +273,7 @@ async fn create_all_and_delete_all() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("tree");
     let deep = format!("{root}/a/b/c");
     let created = client
@@ -327,7 +331,7 @@ async fn servers_delete_expired_ttl_nodes_and_empty_containers() {
         ..Default::default()
     };
     let cluster = support::blocking(move || support::launch(1, &opts)).await;
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("cleanup");
     client
         .create(&root, b"", &CreateOptions::default())

@@ -5,7 +5,7 @@ use zk_client::{
     CreateOptions, Error, Sequence, PROTECTED_PREFIX,
 };
 
-use crate::support::{self, connect, shared, unique_path, ServerKind};
+use super::support::{self, connect_one, proxy::Proxy, shared, unique_path, ServerKind};
 
 #[tokio::test]
 async fn protected_names_and_sequences() {
@@ -13,7 +13,7 @@ async fn protected_names_and_sequences() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("protected");
     client
         .create(&root, b"", &CreateOptions::default())
@@ -45,7 +45,7 @@ async fn protected_names_and_sequences() {
     assert_eq!(format!("lock-{}", Sequence(0)), plain);
 
     // A persistent, non-sequential protected node at the root of a chroot.
-    let chrooted = Client::connect(&format!("{}{root}", cluster.connect_string()))
+    let chrooted = Client::connect(&format!("{}{root}", support::one_member(&cluster)))
         .await
         .unwrap();
     let (path, stat) = chrooted
@@ -75,17 +75,32 @@ async fn protected_names_and_sequences() {
     client.delete_all(&root).await.unwrap();
 }
 
-/// A zk-testserver of this test's own, for its fault injection (real ZooKeeper has none).
-pub(crate) async fn fault_server() -> Option<zk_testserver::TestServer> {
-    if crate::SERVER != ServerKind::Rust || !support::available() {
+/// Servers of this test's own, for their fault injection (real ZooKeeper has none): a
+/// zk-testserver, or on the ensemble 3 members, the clients on member 0 (a follower), which
+/// drops the reply once the leader has committed the write and it has applied it.
+pub(crate) async fn fault_server() -> Option<FaultServer> {
+    if super::SERVER == ServerKind::Real || !support::available() {
         return None;
     }
-    Some(
-        zk_testserver::TestServer::builder()
-            .start()
-            .await
-            .expect("zk-testserver starts"),
-    )
+    let cluster = support::blocking(|| support::launch(1, &Default::default())).await;
+    Some(FaultServer(cluster))
+}
+
+/// The servers of [`fault_server`].
+pub(crate) struct FaultServer(std::sync::Arc<dyn support::Cluster>);
+
+impl FaultServer {
+    /// The connect string.
+    pub(crate) fn addr(&self) -> String {
+        support::one_member(&self.0)
+    }
+
+    /// Applies session `session_id`'s next write, then closes its connection instead of
+    /// replying. False if no server holds the session.
+    pub(crate) async fn drop_next_reply(&self, session_id: i64) -> bool {
+        let cluster = self.0.clone();
+        support::blocking(move || cluster.drop_next_reply(session_id)).await
+    }
 }
 
 #[tokio::test]
@@ -165,6 +180,75 @@ async fn the_lookup_skips_other_protected_nodes() {
     client.close().await.unwrap();
 }
 
+/// A create whose reply is lost, then a reconnect to a member that has not applied it yet
+/// (ZooKeeper resumes a session on any member that has seen the session's last zxid, and the
+/// lost reply's zxid was never seen): the lookup must catch that member up first, or it misses
+/// the node and creates a second one. Needs a lagging member: the in-process ensemble only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookup_catches_a_lagging_member_up() {
+    if !support::available() || super::SERVER != ServerKind::RustEnsemble {
+        return;
+    }
+    let cluster = support::blocking(|| support::launch(3, &Default::default())).await;
+    let c = cluster.clone();
+    let followers: Vec<usize> = support::blocking(move || {
+        (0..3)
+            .filter(|&i| c.mode(i).as_deref() == Some("follower"))
+            .collect()
+    })
+    .await;
+    let (first, lagging) = (followers[0], followers[1]);
+    let to_first = Proxy::start(cluster.member_addr(first)).await;
+    let to_lagging = Proxy::start(cluster.member_addr(lagging)).await;
+    to_lagging.set_blocked(true);
+    let client = Client::builder(format!("{},{}", to_first.addr(), to_lagging.addr()))
+        .session_timeout(std::time::Duration::from_secs(20))
+        .connect()
+        .await
+        .unwrap();
+    let session = client.session_id();
+    client
+        .create("/locks", b"", &CreateOptions::default())
+        .await
+        .unwrap();
+    // The other follower has everything so far; from now on it hears the leader 400 ms late.
+    let observer = Client::connect(&cluster.member_addr(lagging).to_string())
+        .await
+        .unwrap();
+    observer.sync("/locks").await.unwrap();
+    assert!(observer.exists("/locks").await.unwrap().is_some());
+    observer.close().await.unwrap();
+    let c = cluster.clone();
+    support::blocking(move || {
+        c.slow_link_to_leader(lagging, std::time::Duration::from_millis(400))
+    })
+    .await;
+
+    // The first follower applies the create and closes instead of replying; the client can
+    // only come back through the lagging one.
+    assert!(cluster.drop_next_reply(session.0));
+    to_first.set_blocked(true);
+    to_lagging.set_blocked(false);
+    let eph_seq = CreateOptions::new(CreateMode::EphemeralSequential);
+    let (path, _) = support::within(
+        30,
+        "the protected create",
+        client.create_protected("/locks/lock-", b"", &eph_seq),
+    )
+    .await
+    .unwrap();
+    assert_eq!(client.session_id(), session);
+    client.sync("/locks").await.unwrap();
+    let children = client.get_children("/locks").await.unwrap();
+    assert_eq!(
+        children.len(),
+        1,
+        "one node, not one per attempt: {children:?}"
+    );
+    assert_eq!(path, format!("/locks/{}", children[0]));
+    client.close().await.unwrap();
+}
+
 /// Cuts the connection at random moments around protected creates: whether each create was
 /// lost before the server, applied with its reply lost, or answered, every call returns its
 /// one node, and no node is left over. (Seeded; set `PROTECTED_CUTS` for more rounds.)
@@ -174,7 +258,7 @@ async fn connection_cuts_around_protected_creates() {
         return;
     }
     let cluster = shared();
-    let proxy = crate::support::proxy::Proxy::start(cluster.member_addr(0)).await;
+    let proxy = super::support::proxy::Proxy::start(cluster.member_addr(0)).await;
     let client = Client::builder(proxy.addr().to_string())
         .session_timeout(std::time::Duration::from_secs(20))
         .request_timeout(std::time::Duration::from_secs(20))
@@ -205,7 +289,7 @@ async fn connection_cuts_around_protected_creates() {
         let call = client.create_protected(&format!("{root}/lock-"), b"", &eph_seq);
         tokio::time::sleep(delay).await;
         proxy.cut();
-        let (path, stat) = crate::support::within(30, "a protected create", call)
+        let (path, stat) = super::support::within(30, "a protected create", call)
             .await
             .unwrap_or_else(|e| panic!("round {round} (seed {seed}): {e}"));
         assert_eq!(stat.ephemeral_owner, session, "seed {seed}");

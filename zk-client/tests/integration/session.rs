@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use zk_client::{Client, CreateMode, CreateOptions, Error, EventType, SessionState};
 
-use crate::support::{self, blocking, launch, unique_path, wait_state, within, ServerOptions};
+use super::support::{self, blocking, launch, unique_path, wait_state, within, ServerOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_survives_a_standalone_restart() {
@@ -13,7 +13,10 @@ async fn session_survives_a_standalone_restart() {
         return;
     }
     let cluster = blocking(|| launch(1, &ServerOptions::default())).await;
-    let client = Client::builder(cluster.connect_string())
+    // Pinned to the first server: on an ensemble, the session survives its member's restart
+    // (the others keep the quorum; the client waits for this member as it would for a
+    // standalone server).
+    let client = Client::builder(cluster.member_addr(0).to_string())
         .session_timeout(Duration::from_secs(20))
         .connect()
         .await
@@ -63,7 +66,9 @@ async fn expiry_when_servers_are_unreachable() {
         .connect()
         .await
         .unwrap();
-    let observer = Client::connect(&cluster.connect_string()).await.unwrap();
+    let observer = Client::connect(&support::one_member(&cluster))
+        .await
+        .unwrap();
     let eph = unique_path("expiring");
     client
         .create(&eph, b"", &CreateOptions::new(CreateMode::Ephemeral))
@@ -95,7 +100,7 @@ async fn expiry_when_servers_are_unreachable() {
 
     // Resuming the expired session is refused by the server.
     proxy.set_blocked(false);
-    let resumed = Client::builder(cluster.connect_string())
+    let resumed = Client::builder(support::one_member(&cluster))
         .session(client.session_id(), &client.session_password())
         .connect()
         .await;
@@ -108,8 +113,8 @@ async fn dropping_the_last_handle_closes_the_session() {
         return;
     }
     let cluster = support::shared();
-    let observer = support::connect(&cluster).await;
-    let client = support::connect(&cluster).await;
+    let observer = support::connect_one(&cluster).await;
+    let client = support::connect_one(&cluster).await;
     let eph = unique_path("dropped");
     client
         .create(&eph, b"", &CreateOptions::new(CreateMode::Ephemeral))

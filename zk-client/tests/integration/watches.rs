@@ -9,7 +9,7 @@ use zk_client::{
     SessionState, WatcherType,
 };
 
-use crate::support::{self, connect, proxy::Proxy, shared, unique_path, wait_state, within};
+use super::support::{self, connect_one, proxy::Proxy, shared, unique_path, wait_state, within};
 
 fn opts() -> CreateOptions {
     CreateOptions::new(CreateMode::Persistent)
@@ -21,8 +21,8 @@ async fn one_shot_watches_fire_once() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
-    let other = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
+    let other = connect_one(&cluster).await;
     let root = unique_path("oneshot");
     client.create(&root, b"", &opts()).await.unwrap();
     let node = format!("{root}/n");
@@ -89,8 +89,8 @@ async fn persistent_and_recursive_watches() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
-    let other = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
+    let other = connect_one(&cluster).await;
     let root = unique_path("persistent");
     client.create(&root, b"", &opts()).await.unwrap();
 
@@ -137,13 +137,16 @@ async fn persistent_and_recursive_watches() {
     // Dropping the last watcher removes the server watch. (3.8's checkWatches reports a
     // removed recursive watch as present, so ask the server's `wchc` instead.)
     let session = client.session_id().0;
-    let mut watched = cluster.watched_paths(0, session);
+    let member = cluster
+        .member_with_session(session)
+        .expect("the client's member");
+    let mut watched = cluster.watched_paths(member, session);
     watched.sort();
     assert_eq!(watched, [root.clone(), child.clone()]);
     drop(node_watch);
     drop(tree_watch);
     client.sync(&root).await.unwrap();
-    assert_eq!(cluster.watched_paths(0, session), Vec::<String>::new());
+    assert_eq!(cluster.watched_paths(member, session), Vec::<String>::new());
     client.delete_all(&root).await.unwrap();
 }
 
@@ -153,7 +156,7 @@ async fn dropping_and_removing_watchers() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let root = unique_path("drop");
     client.create(&root, b"", &opts()).await.unwrap();
 
@@ -204,7 +207,7 @@ async fn config_watch() {
         return;
     }
     let cluster = shared();
-    let client = connect(&cluster).await;
+    let client = connect_one(&cluster).await;
     let (_, stat, watcher) = client.get_config_and_watch().await.unwrap();
     assert!(stat.czxid >= 0);
     drop(watcher);
@@ -217,7 +220,7 @@ async fn slow_persistent_watcher_is_dropped_not_the_session() {
         return;
     }
     let cluster = shared();
-    let client = zk_client::Client::builder(cluster.connect_string())
+    let client = zk_client::Client::builder(support::one_member(&cluster))
         .persistent_watch_buffer(4)
         .connect()
         .await
@@ -244,10 +247,11 @@ async fn slow_persistent_watcher_is_dropped_not_the_session() {
     assert!(watcher.is_lagged());
     // The session is unaffected, and the server watch is gone.
     client.sync(&root).await.unwrap();
-    assert_eq!(
-        cluster.watched_paths(0, client.session_id().0),
-        Vec::<String>::new()
-    );
+    let session = client.session_id().0;
+    let member = cluster
+        .member_with_session(session)
+        .expect("the client's member");
+    assert_eq!(cluster.watched_paths(member, session), Vec::<String>::new());
     client.delete_all(&root).await.unwrap();
 }
 
@@ -263,7 +267,7 @@ async fn changes_missed_while_disconnected_fire_on_reconnect() {
         .connect()
         .await
         .unwrap();
-    let other = connect(&cluster).await;
+    let other = connect_one(&cluster).await;
     let root = unique_path("missed");
     let [changed, created, deleted, parent, unchanged] =
         ["changed", "created", "deleted", "parent", "unchanged"].map(|n| format!("{root}/{n}"));

@@ -1,10 +1,11 @@
 //! Test support: the server under test behind a small trait, shared servers, unique paths, and a
 //! TCP proxy that can cut connections.
 //!
-//! The same suite runs against two kinds of server, one test binary each: real Apache
-//! ZooKeeper (`tests/real.rs`, via `zk_testserver::real`) and the Rust zk-testserver
-//! (`tests/rust_server.rs`, in process). Each binary names its kind in a crate-root
-//! `const SERVER: ServerKind`, and [`launch`] starts servers of that kind.
+//! The same suite runs against three kinds of server: real Apache ZooKeeper (`tests/real.rs`,
+//! via `zk_testserver::real`), the Rust zk-testserver in process (`tests/rust_server.rs`), and
+//! a 3-member in-process zk-testserver `Ensemble` (module `on_ensemble` of `rust_server.rs`).
+//! Each instantiation of this module names its kind in a sibling `const SERVER: ServerKind`
+//! (`super::SERVER`), and [`launch`] starts servers of that kind.
 
 #![allow(dead_code)]
 
@@ -61,6 +62,13 @@ pub trait Cluster: Send + Sync {
     /// expires it; real ZooKeeper has no such hook, so another connection takes the session
     /// over with its password and closes it: keep the owner from reconnecting meanwhile.)
     fn expire_session(&self, session_id: i64, password: &[u8]);
+    /// The server holding session `session_id`'s connection applies its next write, then
+    /// closes the connection instead of replying; false if no server holds the session.
+    /// (zk-testserver only: real ZooKeeper has no fault injection.)
+    fn drop_next_reply(&self, session_id: i64) -> bool;
+    /// Delays every message between member `i` and the leader by `delay`, both ways, so `i`
+    /// applies commits late (a zk-testserver ensemble only).
+    fn slow_link_to_leader(&self, i: usize, delay: Duration);
 }
 
 /// Server settings a test may ask for.
@@ -100,19 +108,29 @@ const SUPER_DIGEST: &str = "super:2KCAOlea08rlrYvOZvQwvrr82Jc=";
 /// note otherwise).
 pub fn available() -> bool {
     init_tracing();
-    match crate::SERVER {
+    match super::SERVER {
         ServerKind::Real => zk_testserver::real::require_real_zookeeper(),
         ServerKind::Rust | ServerKind::RustEnsemble => true,
     }
 }
 
+/// Whether the calling test skips on this suite's servers because they are the in-process
+/// ensemble (`ServerKind::RustEnsemble`); prints `reason` when it does.
+pub fn skip_on_ensemble(reason: &str) -> bool {
+    let skip = super::SERVER == ServerKind::RustEnsemble;
+    if skip {
+        eprintln!("skipped on the in-process ensemble: {reason}");
+    }
+    skip
+}
+
 /// Launches `members` servers (1 = standalone) of this binary's kind.
 pub fn launch(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
-    match crate::SERVER {
+    match super::SERVER {
         ServerKind::Real => real::launch(members, opts),
         ServerKind::Rust if members == 1 => rust_server::launch(opts),
-        ServerKind::Rust => rust_server::launch_ensemble(members, opts),
-        ServerKind::RustEnsemble => rust_server::launch_ensemble(members.max(3), opts),
+        ServerKind::Rust => rust_server::launch_ensemble(members, opts, true),
+        ServerKind::RustEnsemble => rust_server::launch_ensemble(members.max(3), opts, false),
     }
 }
 
@@ -180,6 +198,30 @@ pub fn init_tracing() {
 pub async fn connect(cluster: &Arc<dyn Cluster>) -> Client {
     init_tracing();
     Client::builder(cluster.connect_string())
+        .session_timeout(Duration::from_secs(10))
+        .connection_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// The connect string of a suite written for one server: every member's, except on the
+/// in-process ensemble (`RustEnsemble`), where it is member 0's alone (a follower: the highest
+/// id leads). Clients of different members may read each other's writes late (ZooKeeper's
+/// model; `sync` catches a member up), and such a suite assumes they do not; on one member
+/// they read every write acknowledged before, while their writes still go through the leader.
+/// Clients spread over the members are the subject of `ensemble.rs` and the recipe suites.
+pub fn one_member(cluster: &Arc<dyn Cluster>) -> String {
+    match super::SERVER {
+        ServerKind::RustEnsemble => cluster.member_addr(0).to_string(),
+        ServerKind::Real | ServerKind::Rust => cluster.connect_string(),
+    }
+}
+
+/// [`connect`], on [`one_member`].
+pub async fn connect_one(cluster: &Arc<dyn Cluster>) -> Client {
+    init_tracing();
+    Client::builder(one_member(cluster))
         .session_timeout(Duration::from_secs(10))
         .connection_timeout(Duration::from_secs(30))
         .connect()

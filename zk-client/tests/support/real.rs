@@ -51,6 +51,12 @@ impl Cluster for Real {
     fn expire_session(&self, session_id: i64, password: &[u8]) {
         super::close_session_elsewhere(&self.connect_string(), session_id, password);
     }
+    fn drop_next_reply(&self, _session_id: i64) -> bool {
+        panic!("real ZooKeeper has no fault injection: run this test on zk-testserver only")
+    }
+    fn slow_link_to_leader(&self, _i: usize, _delay: Duration) {
+        panic!("real ZooKeeper has no fault injection: run this test on zk-testserver only")
+    }
 }
 
 /// Launches `members` JVMs (1 = standalone) and waits until they serve.

@@ -105,6 +105,13 @@ impl Cluster for RustServer {
             on_server_runtime(async move { server.lock().await.expire_session(session_id).await });
         assert!(expired, "no session {session_id:#x} to expire");
     }
+    fn drop_next_reply(&self, session_id: i64) -> bool {
+        let server = Arc::clone(&self.server);
+        on_server_runtime(async move { server.lock().await.drop_next_reply(session_id).await })
+    }
+    fn slow_link_to_leader(&self, _i: usize, _delay: Duration) {
+        panic!("a standalone zk-testserver has no links between members")
+    }
 }
 
 /// Starts a standalone zk-testserver configured like the real servers of `super::real`.
@@ -238,11 +245,31 @@ impl Cluster for RustEnsemble {
             self.with(move |e| Box::pin(async move { e.expire_session(session_id).await }));
         assert!(expired, "no session {session_id:#x} to expire");
     }
+    fn drop_next_reply(&self, session_id: i64) -> bool {
+        self.with(move |e| Box::pin(async move { e.drop_next_reply(session_id).await }))
+    }
+    fn slow_link_to_leader(&self, i: usize, delay: Duration) {
+        self.with(move |e| {
+            Box::pin(async move {
+                let leader = e.leader().expect("a leader");
+                assert_ne!(leader, id(i), "member {i} leads");
+                e.slow_link(leader, id(i), delay).await;
+            })
+        });
+    }
 }
 
 /// Starts an in-process ensemble of `members` voters configured like the real servers of
-/// `super::real` (fast replication timeouts), and waits until every member serves.
-pub(super) fn launch_ensemble(members: usize, opts: &ServerOptions) -> Arc<dyn Cluster> {
+/// `super::real`, and waits until every member serves. With `fast_failover` (for the
+/// ensemble tests, which kill leaders), millisecond replication timeouts; otherwise the
+/// default ones, ten times longer, for suites that want a steady leader: on a loaded 2-core
+/// machine a 150 ms `syncLimit` loses the leader now and then (a new election, every client
+/// connection dropped), which such a suite does not expect.
+pub(super) fn launch_ensemble(
+    members: usize,
+    opts: &ServerOptions,
+    fast_failover: bool,
+) -> Arc<dyn Cluster> {
     assert!(
         opts.extra_config.is_empty() && opts.tls.is_none(),
         "zoo.cfg lines and TLS are for real ZooKeeper or a standalone zk-testserver"
@@ -252,9 +279,11 @@ pub(super) fn launch_ensemble(members: usize, opts: &ServerOptions) -> Arc<dyn C
     let read_only = opts.read_only_mode;
     let reconfig = opts.reconfig;
     let container_check = opts.container_check_ms;
-    let builder = Ensemble::builder()
-        .members(members)
-        .fast_timeouts()
+    let mut builder = Ensemble::builder().members(members);
+    if fast_failover {
+        builder = builder.fast_timeouts();
+    }
+    let builder = builder
         .session_timeout_bounds(2 * tick, max)
         .read_only_mode(read_only)
         .server_settings(move |b| {

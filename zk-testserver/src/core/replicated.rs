@@ -201,6 +201,14 @@ impl ServerCore {
             .map_or(0, VecDeque::len)
     }
 
+    /// [`ServerCore::pending_requests`] of `conn`'s session; 0 before it has one.
+    pub fn conn_pending_requests(&self, conn: ConnId) -> usize {
+        self.connections()
+            .get(&conn)
+            .and_then(|c| c.session)
+            .map_or(0, |session| self.pending_requests(session))
+    }
+
     fn enqueue(&mut self, session: i64, queued: Queued, forward: Option<Forward>) {
         let Some(r) = self.repl.as_mut() else {
             return;

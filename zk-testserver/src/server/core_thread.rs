@@ -103,7 +103,11 @@ impl<E: Engine> CoreThread<E> {
     pub(crate) fn run(mut self, rx: mpsc::Receiver<CoreMsg>) {
         loop {
             let now = self.now();
-            let wait = (self.engine.next_wakeup() - now).clamp(0, 1_000);
+            let wait = if self.deferred_ready() {
+                0
+            } else {
+                (self.engine.next_wakeup() - now).clamp(0, 1_000)
+            };
             let first = match self.stash.pop_front() {
                 Some(m) => Some(m),
                 None => match rx.recv_timeout(Duration::from_millis(wait as u64)) {
@@ -150,6 +154,9 @@ impl<E: Engine> CoreThread<E> {
                 self.stash.extend(rest);
             }
             let now = self.now();
+            if pause.is_none() && exit.is_none() {
+                self.pump_all(now);
+            }
             self.engine.tick(now);
             self.stage();
             self.flush();
@@ -298,13 +305,32 @@ impl<E: Engine> CoreThread<E> {
         }
     }
 
-    /// Whether `conn` has more bytes waiting for its socket than the bound.
+    /// Whether `conn` has more bytes waiting for its socket than the bound, or (on a member)
+    /// as many requests waiting for commits as a connection may have in flight. Its requests
+    /// then wait here holding their credits, so the connection stops reading: a client that
+    /// pipelines faster than the ensemble commits is slowed down, as ZooKeeper throttles it,
+    /// instead of losing its connection at `MAX_PENDING_PER_SESSION`.
     fn backlogged(&self, conn: ConnId) -> bool {
         let Some(h) = self.conns.get(&conn) else {
             return false;
         };
         let staged = self.staged.get(&conn).map_or(0, |s| s.buf.len());
         h.flow.unsent() + staged > self.limits.max_unsent_bytes
+            || self.engine.core().conn_pending_requests(conn) >= self.limits.max_conn_requests
+    }
+
+    /// Whether a connection has deferred requests it may hand on now (a member's commits
+    /// made room).
+    fn deferred_ready(&self) -> bool {
+        self.deferred.keys().any(|&conn| !self.backlogged(conn))
+    }
+
+    /// Hands on the deferred requests of every connection, while its backlog allows.
+    fn pump_all(&mut self, now: i64) {
+        let conns: Vec<ConnId> = self.deferred.keys().copied().collect();
+        for conn in conns {
+            self.pump(conn, now);
+        }
     }
 
     /// Handles `conn`'s deferred requests while its backlog allows.
