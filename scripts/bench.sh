@@ -69,18 +69,20 @@ cargo bench --workspace --no-run >>"$log" 2>&1 || {
   echo "- load average (1/5/15 min) at start: $(loadavg)"
 } | tee "$report"
 
+# Each bench runs as `cargo bench --workspace --bench <target>`: with `-p <crate>` Cargo would
+# resolve features for that crate alone and rebuild the libraries the workspace build made.
 run() {
-  local name=$1 crate=$2 target=$3
-  shift 3
+  local name=$1 target=$2
+  shift 2
   {
     echo
-    echo "## $name (\`cargo bench -p $crate --bench $target\`)"
+    echo "## $name (\`cargo bench --workspace --bench $target\`)"
     echo
     echo "load average before: $(loadavg)"
   } | tee -a "$report"
   local started=$SECONDS
   echo "== $name" >>"$log"
-  if ! cargo bench -q -p "$crate" --bench "$target" -- "$@" 2>>"$log" | tee -a "$report"; then
+  if ! cargo bench -q --workspace --bench "$target" -- "$@" 2>>"$log" | tee -a "$report"; then
     echo "(the $name bench failed; see $log)" | tee -a "$report"
   fi
   echo | tee -a "$report"
@@ -89,12 +91,12 @@ run() {
 
 for bench in "${benches[@]}"; do
   case "$bench" in
-    codec) run "zk-proto codec" zk-proto codec "${criterion_args[@]}" ;;
-    server) run "zk-testserver against real ZooKeeper" zk-testserver server ;;
-    ensemble) run "3-member ensembles" zk-testserver ensemble ;;
-    clients) run "clients: zk-client, zookeeper-client, Java client" zk-client clients ;;
-    recipes) run "recipes against Curator" zk-recipes recipes ;;
-    fanout) run "watch fan-out" zk-testserver fanout ;;
+    codec) run "zk-proto codec" codec "${criterion_args[@]}" ;;
+    server) run "zk-testserver against real ZooKeeper, standalone" server ;;
+    ensemble) run "3-member ensembles: our zoo.cfg processes against real ZooKeeper JVMs" ensemble ;;
+    clients) run "clients: zk-client, zookeeper-client, the Java client" clients ;;
+    recipes) run "recipes against Curator" recipes ;;
+    fanout) run "watch fan-out" fanout ;;
     *) echo "unknown bench $bench (codec server ensemble clients recipes fanout)" >&2; exit 2 ;;
   esac
 done
