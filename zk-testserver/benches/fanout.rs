@@ -312,6 +312,8 @@ fn start_binary() -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("the zk-testserver binary starts");
+    // Killed and cleaned up on drop, also when waiting for it panics.
+    let child = KillOnDrop(child, dir);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
     let deadline = Instant::now() + Duration::from_secs(20);
     while four_letter(addr, "ruok").map_or(true, |r| r != "imok") {
@@ -325,7 +327,7 @@ fn start_binary() -> Server {
         name: "zk-testserver binary, standalone (forceSync=no)".into(),
         members: vec![addr],
         in_process: false,
-        _keep: Box::new(KillOnDrop(child, dir)),
+        _keep: Box::new(child),
     }
 }
 

@@ -13,9 +13,15 @@ use super::{Sample, Settings, Usage, CREATE_PARENT, NODE};
 /// The jars the worker needs, in `/usr/share/java` (Debian's `zookeeper` package).
 const JARS: &[&str] = &["zookeeper", "zookeeper-jute", "slf4j-api", "slf4j-nop"];
 
-/// The compiled worker.
+/// The compiled worker (its class directory is removed on drop).
 pub struct JavaClient {
     classes: PathBuf,
+}
+
+impl Drop for JavaClient {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.classes);
+    }
 }
 
 impl JavaClient {
