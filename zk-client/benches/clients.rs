@@ -1,12 +1,20 @@
-//! zk-client against `zookeeper-client` (the strongest other Rust client), same server, one run.
+//! zk-client against `zookeeper-client` (the strongest other Rust client) and the official
+//! Java client of ZooKeeper 3.8, same server, one run.
 //!
 //! ```text
-//! cargo bench -p zk-client --bench clients
+//! cargo bench -p zk-client --bench clients      # or scripts/bench.sh, which runs every bench
 //! ```
 //!
-//! Servers: real Apache ZooKeeper standalone (`zk_testserver::real`, forceSync off; skipped
-//! when no jar/java is installed) and the in-process `zk_testserver::TestServer` (no data
-//! dir, so nothing is fsynced).
+//! Servers (`ZKB_SERVERS`, default `real,real3,test,ens3`): real Apache ZooKeeper standalone
+//! (`real`) and as 3 members (`real3`), both through `zk_testserver::real` with forceSync off
+//! (skipped when no jar/java is installed); the in-process `zk_testserver::TestServer` (`test`,
+//! no data dir, so nothing is fsynced) and the in-process 3-member `zk_testserver::Ensemble`
+//! (`ens3`, state in memory). Against 3 members every client connects to the same follower.
+//!
+//! The Java client (`benches/java/JavaClientBench.java`, compiled here with javac against
+//! Debian's ZooKeeper jars; `ZKB_JAVA=off` leaves it out) runs the same workloads in a JVM of
+//! its own, half of its rounds before the Rust clients' and half after; it measures itself
+//! after an untimed warm-up (JIT), and its CPU is the JVM process's CPU time over the timed part.
 //!
 //! Workloads, per server and client, alternating the clients (ABBA over the rounds):
 //! - sequential getData / setData of a 1 KiB node: latency p50/p99/p999;
@@ -24,29 +32,40 @@
 //! that an instruction count of this process is the clients' alone), `ZKB_CLIENTS=ours,peer`
 //! (only the named clients connect),
 //! `ZKB_WORKLOADS=seq-get,seq-set,get,set,create`, `ZKB_DEPTHS=64,1024`, `ZKB_SECS` (seconds
-//! per pipelined run, default 1.0), `ZKB_OPS` (a fixed number of ops per pipelined run instead
+//! per pipelined run, default 1.0 × `ZK_BENCH_SCALE`), `ZKB_OPS` (a fixed number of ops per pipelined run instead
 //! of a duration, for instruction counts under `valgrind --tool=callgrind`), `ZKB_SEQ`
-//! (sequential ops per run, default 3000), `ZKB_ROUNDS` (default 2).
+//! (sequential ops per run, default 3000 × `ZK_BENCH_SCALE`), `ZKB_ROUNDS` (default 2).
+//!
+//! Goals of issue #11 (ratios against `zookeeper-client` in one run): pipelined ops/s ≥ 1.5×,
+//! sequential p50/p99 ≤ 1×, client CPU per op ≤ 0.5×; the table checks them against the Java
+//! client too.
 //!
 //! Each run also prints the clients' voluntary context switches per op (sleeps, mostly in
 //! `epoll_wait`). System calls per op: run the bench under `perf stat -e
 //! raw_syscalls:sys_enter` with `ZKB_CONNECT` (so that only client threads are counted).
 
-#[path = "support/machine.rs"]
-mod machine;
+#[path = "support/bench.rs"]
+mod support;
 
-use machine::{cpu_model, load_average};
+#[path = "clients/java.rs"]
+mod java;
+
+#[path = "clients/report.rs"]
+mod report;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
+use report::{print_table, rows_of, Cell, Row, JAVA};
+use support::{load_average, machine_line, scale};
 use zk_testserver::real::{RealOptions, RealZooKeeper};
 
 const PAYLOAD: usize = 1024;
 const CREATE_PAYLOAD: usize = 64;
-/// Thread-name prefix of the in-process server's threads (excluded from client CPU).
-const SERVER_THREAD_PREFIX: &str = "zk-test";
+/// Thread-name prefixes of the in-process servers' threads (excluded from client CPU).
+const SERVER_THREAD_PREFIXES: &[&str] = &["zk-test", "zk-member"];
 const ROOT: &str = "/zkbench";
 const NODE: &str = "/zkbench/node";
 const CREATE_PARENT: &str = "/zkbench/c";
@@ -63,6 +82,8 @@ struct Settings {
     pipelined_ops: Option<usize>,
     seq_ops: usize,
     rounds: usize,
+    /// Whether the Java client runs too (`ZKB_JAVA`, default on).
+    java: bool,
 }
 
 fn list(var: &str, default: &str) -> Vec<String> {
@@ -87,9 +108,9 @@ impl Settings {
         let secs: f64 = std::env::var("ZKB_SECS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(1.0);
+            .unwrap_or(scale());
         Settings {
-            servers: list("ZKB_SERVERS", "real,test"),
+            servers: list("ZKB_SERVERS", "real,real3,test,ens3"),
             clients,
             workloads: list("ZKB_WORKLOADS", "seq-get,seq-set,get,set,create"),
             depths: list("ZKB_DEPTHS", "64,1024")
@@ -104,11 +125,12 @@ impl Settings {
             seq_ops: std::env::var("ZKB_SEQ")
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .unwrap_or(3000),
+                .unwrap_or(((3000.0 * scale()) as usize).max(100)),
             rounds: std::env::var("ZKB_ROUNDS")
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(2),
+            java: std::env::var("ZKB_JAVA").map_or(true, |v| v != "off"),
         }
     }
 }
@@ -157,7 +179,7 @@ fn client_cpu() -> HashMap<u32, Usage> {
         };
         let dir = task.path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        if comm.starts_with(SERVER_THREAD_PREFIX) {
+        if SERVER_THREAD_PREFIXES.iter().any(|p| comm.starts_with(p)) {
             continue;
         }
         let cpu_ns = std::fs::read_to_string(dir.join("schedstat"))
@@ -423,103 +445,39 @@ async fn run_one(
     }
 }
 
-// ----- reporting -----------------------------------------------------------------------------
-
-/// The samples of one (workload, depth, client) cell, over the rounds.
-#[derive(Default)]
-struct Cell {
-    samples: Vec<Sample>,
-}
-
-impl Cell {
-    fn ops_per_sec(&self) -> f64 {
-        let ops: u64 = self.samples.iter().map(|s| s.ops).sum();
-        let secs: f64 = self.samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
-        ops as f64 / secs
-    }
-
-    fn cpu_us_per_op(&self) -> f64 {
-        let ops: u64 = self.samples.iter().map(|s| s.ops).sum();
-        let ns: u64 = self.samples.iter().map(|s| s.usage.cpu_ns).sum();
-        ns as f64 / 1000.0 / ops as f64
-    }
-
-    fn percentile_us(&self, p: f64) -> f64 {
-        let mut all: Vec<u64> = self
-            .samples
-            .iter()
-            .flat_map(|s| s.latencies.iter().copied())
-            .collect();
-        all.sort_unstable();
-        if all.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * all.len() as f64).ceil() as usize;
-        all[rank.clamp(1, all.len()) - 1] as f64 / 1000.0
-    }
-
-    fn rounds_ops_per_sec(&self) -> String {
-        self.samples
-            .iter()
-            .map(|s| format!("{:.0}", s.ops as f64 / s.elapsed.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-}
-
-struct Row {
-    workload: String,
-    metric: &'static str,
-    ours: f64,
-    peer: f64,
-    /// Whether bigger is better (ops/s) or smaller (latency, CPU).
-    higher_better: bool,
-    /// The goal on ours/peer, if any.
-    goal: Option<f64>,
-    note: String,
-}
-
-fn print_table(server: &str, rows: &[Row]) {
-    println!();
-    println!("### {server}");
-    println!();
-    println!("| workload | metric | zk-client | zookeeper-client | ours/peer | goal |");
-    println!("|---|---|---:|---:|---:|---|");
-    for r in rows {
-        let ratio = r.ours / r.peer;
-        let goal = match r.goal {
-            Some(g) if r.higher_better => {
-                format!("≥ {g:.2} {}", if ratio >= g { "met" } else { "MISSED" })
-            }
-            Some(g) => format!("≤ {g:.2} {}", if ratio <= g { "met" } else { "MISSED" }),
-            None => String::new(),
-        };
-        println!(
-            "| {} | {} | {} | {} | {:.2} | {}{} |",
-            r.workload,
-            r.metric,
-            fmt_num(r.ours),
-            fmt_num(r.peer),
-            ratio,
-            goal,
-            r.note
-        );
-    }
-}
-
-fn fmt_num(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 // ----- driving -------------------------------------------------------------------------------
 
-async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
+/// The Java client's samples by (workload, depth), over its rounds.
+type JavaCells = HashMap<(String, usize), Vec<Sample>>;
+
+/// Runs the Java client's rounds `range` (on the blocking pool: the Rust sessions stay served).
+async fn java_rounds(
+    java: Option<&std::sync::Arc<java::JavaClient>>,
+    connect: &str,
+    s: &std::sync::Arc<Settings>,
+    range: std::ops::Range<usize>,
+    into: &mut JavaCells,
+) {
+    let Some(java) = java else {
+        return;
+    };
+    for round in range {
+        let (java, connect, s) = (java.clone(), connect.to_string(), s.clone());
+        let tag = format!("{}r{round}", std::process::id());
+        let samples = tokio::task::spawn_blocking(move || java.run(&connect, &s, &tag))
+            .await
+            .expect("Java client run");
+        for (key, sample) in samples {
+            into.entry(key).or_default().push(sample);
+        }
+    }
+}
+
+async fn bench_server(
+    connect: &str,
+    s: &std::sync::Arc<Settings>,
+    java: Option<std::sync::Arc<java::JavaClient>>,
+) -> Vec<Row> {
     let persistent = zk_client::CreateOptions::new(zk_client::CreateMode::Persistent);
     // Nodes are made and removed on a session of their own, so that only the clients of
     // `ZKB_CLIENTS` are connected while the workloads run.
@@ -546,6 +504,10 @@ async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
         .await
         .expect("set the node");
     admin.close().await.expect("close");
+    // Half of the Java rounds before the Rust clients', half after.
+    let mut java_cells = JavaCells::new();
+    let java_first = s.rounds / 2;
+    java_rounds(java.as_ref(), connect, s, 0..java_first, &mut java_cells).await;
     let ours = match s.clients.contains(&Which::Ours) {
         true => Some(Ours {
             client: zk_client::Client::connect(connect)
@@ -564,7 +526,7 @@ async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
         false => None,
     };
 
-    let mut rows = Vec::new();
+    let mut rust_cells: Vec<(String, usize, HashMap<&'static str, Cell>)> = Vec::new();
     for workload in &s.workloads {
         let depths: Vec<usize> = if workload.starts_with("seq-") {
             vec![1]
@@ -601,66 +563,42 @@ async fn bench_server(connect: &str, s: &Settings) -> Vec<Row> {
                     cells.entry(which.name()).or_default().samples.push(sample);
                 }
             }
-            let (Some(o), Some(p)) = (cells.get("zk-client"), cells.get("zookeeper-client")) else {
-                continue;
-            };
-            if let Some(kind) = workload.strip_prefix("seq-") {
-                let name = format!("sequential {kind}");
-                for (metric, pct) in [("p50 µs", 50.0), ("p99 µs", 99.0), ("p999 µs", 99.9)] {
-                    rows.push(Row {
-                        workload: name.clone(),
-                        metric,
-                        ours: o.percentile_us(pct),
-                        peer: p.percentile_us(pct),
-                        higher_better: false,
-                        goal: (pct < 99.5).then_some(1.0),
-                        note: String::new(),
-                    });
-                }
-                rows.push(Row {
-                    workload: name,
-                    metric: "CPU µs/op",
-                    ours: o.cpu_us_per_op(),
-                    peer: p.cpu_us_per_op(),
-                    higher_better: false,
-                    goal: Some(0.7),
-                    note: String::new(),
-                });
-            } else {
-                let name = format!("pipelined {workload} ×{depth}");
-                rows.push(Row {
-                    workload: name.clone(),
-                    metric: "ops/s",
-                    ours: o.ops_per_sec(),
-                    peer: p.ops_per_sec(),
-                    higher_better: true,
-                    goal: Some(1.0),
-                    note: format!(
-                        " (rounds: {} vs {})",
-                        o.rounds_ops_per_sec(),
-                        p.rounds_ops_per_sec()
-                    ),
-                });
-                rows.push(Row {
-                    workload: name,
-                    metric: "CPU µs/op",
-                    ours: o.cpu_us_per_op(),
-                    peer: p.cpu_us_per_op(),
-                    higher_better: false,
-                    goal: Some(0.7),
-                    note: String::new(),
-                });
-            }
+            rust_cells.push((workload.clone(), depth, cells));
         }
     }
     if let Some(ours) = ours {
         ours.client.close().await.expect("close");
     }
     drop(peer);
+    java_rounds(
+        java.as_ref(),
+        connect,
+        s,
+        java_first..s.rounds,
+        &mut java_cells,
+    )
+    .await;
+
+    let mut rows = Vec::new();
+    for (workload, depth, mut cells) in rust_cells {
+        if let Some(samples) = java_cells.remove(&(workload.clone(), depth)) {
+            cells.insert(JAVA, Cell { samples });
+        }
+        rows_of(&workload, depth, &cells, &mut rows);
+    }
     let admin = zk_client::Client::connect(connect)
         .await
         .expect("zk-client connects");
-    for path in [NODE, CREATE_PARENT, ROOT] {
+    let _ = admin.delete(NODE, None).await;
+    // The create workloads delete their nodes; a failed run may leave some.
+    if let Ok(children) = admin.get_children(CREATE_PARENT).await {
+        for child in children {
+            let _ = admin
+                .delete(&format!("{CREATE_PARENT}/{child}"), None)
+                .await;
+        }
+    }
+    for path in [CREATE_PARENT, ROOT] {
         let _ = admin.delete(path, None).await;
     }
     admin.close().await.expect("close");
@@ -685,6 +623,69 @@ fn on_client_thread<T: Send + 'static>(f: impl Future<Output = T> + Send + 'stat
         .expect("client thread panicked")
 }
 
+/// Benches the clients against `connect` on the client thread and prints the table.
+fn bench_and_print(
+    title: &str,
+    connect: String,
+    s: &std::sync::Arc<Settings>,
+    java: &Option<std::sync::Arc<java::JavaClient>>,
+) {
+    eprintln!("{title}:");
+    let (s, java) = (s.clone(), java.clone());
+    let rows = on_client_thread(async move { bench_server(&connect, &s, java).await });
+    print_table(title, &rows);
+}
+
+/// A runtime for the in-process servers, its threads named so that client CPU leaves them out.
+fn server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("zk-testsrv-net")
+        .enable_all()
+        .build()
+        .expect("server runtime")
+}
+
+fn real_server(
+    s: &std::sync::Arc<Settings>,
+    java: &Option<std::sync::Arc<java::JavaClient>>,
+    members: usize,
+) {
+    if !zk_testserver::real::real_zookeeper_available() {
+        println!("\n(real ZooKeeper not installed here: skipped)");
+        return;
+    }
+    let server = if members == 1 {
+        RealZooKeeper::standalone(RealOptions::default())
+    } else {
+        RealZooKeeper::ensemble(members, RealOptions::default())
+    }
+    .expect("real ZooKeeper");
+    let version = support::zookeeper_version(&server.four_letter(0, "srvr").unwrap_or_default());
+    if members == 1 {
+        bench_and_print(
+            &format!("Apache ZooKeeper {version} standalone (forceSync=no), loopback"),
+            server.connect_string(),
+            s,
+            java,
+        );
+    } else {
+        let leader = server
+            .wait_for_leader(Duration::from_secs(60))
+            .expect("a leader");
+        let follower = (leader + 1) % members;
+        bench_and_print(
+            &format!(
+                "Apache ZooKeeper {version}, {members} members (forceSync=no), clients on a follower, loopback"
+            ),
+            server.member_addr(follower).to_string(),
+            s,
+            java,
+        );
+    }
+    drop(server);
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing useful.
     if std::env::args().any(|a| a == "--list") {
@@ -692,68 +693,71 @@ fn main() {
     }
     let settings = std::sync::Arc::new(Settings::from_env());
     let started = Instant::now();
-    println!(
-        "machine: {} CPUs, {}; load average at start: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model(),
-        load_average()
-    );
+    println!("{}", machine_line());
     println!(
         "settings: pipelined runs {:?}, {} sequential ops per run, {} rounds (ABBA), clients on one current-thread runtime",
         settings.pipelined_for, settings.seq_ops, settings.rounds
     );
+    let java = if settings.java {
+        match java::JavaClient::compile() {
+            Ok(j) => Some(std::sync::Arc::new(j)),
+            Err(why) => {
+                println!("(Java client column n/a: {why}; scripts/install-deps.sh installs it)");
+                None
+            }
+        }
+    } else {
+        println!("(ZKB_JAVA=off: Java client column n/a)");
+        None
+    };
 
     if let Ok(connect) = std::env::var("ZKB_CONNECT") {
         // A server run outside this process: every thread here is the client's.
-        let s = settings.clone();
         let label = format!("server at {connect} (ZKB_CONNECT)");
-        let rows = on_client_thread(async move { bench_server(&connect, &s).await });
-        print_table(&label, &rows);
+        bench_and_print(&label, connect, &settings, &java);
     }
 
-    if settings.servers.iter().any(|s| s == "real") {
-        if !zk_testserver::real::real_zookeeper_available() {
-            println!("\n(real ZooKeeper not installed here: skipped)");
-        } else {
-            let server = RealZooKeeper::standalone(RealOptions::default()).expect("real ZooKeeper");
-            let version = server
-                .four_letter(0, "srvr")
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find_map(|l| l.strip_prefix("Zookeeper version: "))
-                        .map(|v| v.split([',', '-']).next().unwrap_or(v).to_string())
-                })
-                .unwrap_or_else(|| "?".into());
-            let connect = server.connect_string();
-            let s = settings.clone();
-            let rows = on_client_thread(async move { bench_server(&connect, &s).await });
-            print_table(
-                &format!("Apache ZooKeeper {version} standalone (forceSync=no), loopback"),
-                &rows,
-            );
-            drop(server);
+    for server in settings.servers.clone() {
+        match server.as_str() {
+            "real" => real_server(&settings, &java, 1),
+            "real3" => real_server(&settings, &java, 3),
+            "test" => {
+                let server_rt = server_runtime();
+                let server = server_rt
+                    .block_on(zk_testserver::TestServer::builder().fsync(false).start())
+                    .expect("test server");
+                bench_and_print(
+                    "zk-testserver (in-process, no fsync), loopback",
+                    server.connect_string(),
+                    &settings,
+                    &java,
+                );
+                server_rt.block_on(async move {
+                    let mut server = server;
+                    server.stop().await;
+                });
+            }
+            "ens3" => {
+                let server_rt = server_runtime();
+                let ensemble = server_rt
+                    .block_on(zk_testserver::Ensemble::builder().members(3).start())
+                    .expect("in-process ensemble");
+                let leader = ensemble.leader().expect("a leader once started");
+                let follower = ensemble
+                    .member_ids()
+                    .into_iter()
+                    .find(|&id| id != leader)
+                    .expect("a follower");
+                bench_and_print(
+                    "zk-testserver Ensemble (3 members in process, state in memory), clients on a follower, loopback",
+                    ensemble.client_addr(follower).to_string(),
+                    &settings,
+                    &java,
+                );
+                server_rt.block_on(async move { drop(ensemble) });
+            }
+            other => panic!("ZKB_SERVERS: unknown server {other:?} (real, real3, test, ens3)"),
         }
-    }
-
-    if settings.servers.iter().any(|s| s == "test") {
-        let server_rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("zk-testsrv-net")
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        let server = server_rt
-            .block_on(zk_testserver::TestServer::builder().fsync(false).start())
-            .expect("test server");
-        let connect = server.connect_string();
-        let s = settings.clone();
-        let rows = on_client_thread(async move { bench_server(&connect, &s).await });
-        print_table("zk-testserver (in-process, no fsync), loopback", &rows);
-        server_rt.block_on(async move {
-            let mut server = server;
-            server.stop().await;
-        });
     }
     println!(
         "\nwhole bench: {:.0} s; load average at end: {}",

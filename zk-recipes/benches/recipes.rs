@@ -42,15 +42,15 @@
 #[path = "../tests/curator/javac.rs"]
 mod javac;
 
-#[path = "../../zk-client/benches/support/machine.rs"]
-mod machine;
+#[path = "../../zk-client/benches/support/bench.rs"]
+mod support;
 
-use machine::{cpu_model, load_average};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use support::{fmt_num, load_average, machine_line, nanos, percentile_us, scaled_size, Table};
 use zk_client::{Client, CreateOptions};
 use zk_recipes::{LeaderLatch, Mutex, NodeCache, Queue};
 use zk_testserver::real::{RealOptions, RealZooKeeper};
@@ -75,15 +75,6 @@ struct Sizes {
     rounds: usize,
 }
 
-fn size(var: &str, default: usize) -> usize {
-    match std::env::var(var) {
-        Ok(s) => s
-            .parse()
-            .unwrap_or_else(|_| panic!("{var}: a number, not {s:?}")),
-        Err(_) => default,
-    }
-}
-
 impl Settings {
     fn from_env() -> Settings {
         let mut servers = Vec::new();
@@ -97,13 +88,14 @@ impl Settings {
             }
         }
         let sizes = Sizes {
-            pairs: size("ZKB_MUTEX_PAIRS", 2000).max(1),
-            contended: size("ZKB_CONTENDED_PAIRS", 150).max(1),
-            clients: size("ZKB_CLIENTS", 10).max(1),
-            failovers: size("ZKB_FAILOVER_ROUNDS", 20).max(1),
-            items: size("ZKB_QUEUE_ITEMS", 2000).max(1),
-            updates: size("ZKB_CACHE_UPDATES", 1500).max(1),
-            rounds: size("ZKB_ROUNDS", 2).max(1),
+            // Workload sizes scale with ZK_BENCH_SCALE; the client count and rounds do not.
+            pairs: scaled_size("ZKB_MUTEX_PAIRS", 2000, 1).max(1),
+            contended: scaled_size("ZKB_CONTENDED_PAIRS", 150, 1).max(1),
+            clients: scaled_size("ZKB_CLIENTS", 10, 10).max(1),
+            failovers: scaled_size("ZKB_FAILOVER_ROUNDS", 20, 3).max(1),
+            items: scaled_size("ZKB_QUEUE_ITEMS", 2000, 1).max(1),
+            updates: scaled_size("ZKB_CACHE_UPDATES", 1500, 1).max(1),
+            rounds: scaled_size("ZKB_ROUNDS", 2, 2).max(1),
         };
         Settings { servers, sizes }
     }
@@ -134,11 +126,7 @@ impl Sample {
     fn percentile_us(&self, p: f64) -> f64 {
         let mut all = self.latencies.clone();
         all.sort_unstable();
-        if all.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * all.len() as f64).ceil() as usize;
-        all[rank.clamp(1, all.len()) - 1] as f64 / 1000.0
+        percentile_us(&all, p)
     }
 
     fn max_us(&self) -> f64 {
@@ -147,10 +135,6 @@ impl Sample {
             .max()
             .map_or(f64::NAN, |&ns| ns as f64 / 1000.0)
     }
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 // ----- the zk-recipes side -------------------------------------------------------------------
@@ -560,37 +544,30 @@ fn rows(mine: &Rounds, theirs: Option<&Rounds>) -> Vec<Row> {
 }
 
 fn print_table(server: &str, rows: &[Row]) {
-    println!();
-    println!("### {server}");
-    println!();
-    println!("| workload | metric | zk-recipes | Curator 5.4 | zk-recipes/Curator | note |");
-    println!("|---|---|---:|---:|---:|---|");
+    let mut table = Table::new(&[
+        "workload",
+        "metric",
+        ">zk-recipes",
+        ">Curator 5.4",
+        ">zk-recipes/Curator",
+        "note",
+    ]);
     for r in rows {
         let (curator, ratio) = match r.curator {
             Some(c) => (fmt_num(c), format!("{:.2}", r.ours / c)),
             None => ("n/a".into(), String::new()),
         };
-        println!(
-            "| {} | {} | {} | {} | {} | {} |",
-            r.workload,
-            r.metric,
+        table.row(vec![
+            r.workload.to_string(),
+            r.metric.to_string(),
             fmt_num(r.ours),
             curator,
             ratio,
-            r.note
-        );
+            r.note.clone(),
+        ]);
     }
+    table.print(server);
     println!("\n(↑: higher is better; the other metrics are times, lower is better)");
-}
-
-fn fmt_num(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 // ----- driving -------------------------------------------------------------------------------
@@ -635,12 +612,7 @@ fn main() {
     }
     let settings = Settings::from_env();
     let started = Instant::now();
-    println!(
-        "machine: {} CPUs, {}; load average at start: {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model(),
-        load_average()
-    );
+    println!("{}", machine_line());
     println!(
         "settings: {} uncontended pairs, {} clients × {} contended pairs, {} failover rounds, \
          {} queue items, {} cache updates (each after an untimed warm-up); {} rounds (ABBA)",
@@ -689,15 +661,8 @@ fn main() {
                 }
                 let server =
                     RealZooKeeper::standalone(RealOptions::default()).expect("real ZooKeeper");
-                let version = server
-                    .four_letter(0, "srvr")
-                    .ok()
-                    .and_then(|s| {
-                        s.lines()
-                            .find_map(|l| l.strip_prefix("Zookeeper version: "))
-                            .map(|v| v.split([',', '-']).next().unwrap_or(v).to_string())
-                    })
-                    .unwrap_or_else(|| "?".into());
+                let version =
+                    support::zookeeper_version(&server.four_letter(0, "srvr").unwrap_or_default());
                 bench_server(
                     &format!("Apache ZooKeeper {version} standalone (forceSync=no), loopback"),
                     &server.connect_string(),

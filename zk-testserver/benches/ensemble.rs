@@ -21,8 +21,11 @@
 //! same on both sides per row. `ZK_BENCH_SCALE=0.2` (any factor) shortens every timed phase;
 //! `ZK_BENCH_ONLY=real` or `ours` runs one side.
 
+#[path = "../../zk-client/benches/support/bench.rs"]
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,21 +34,11 @@ use std::time::{Duration, Instant};
 use zk_client::{Client, CreateOptions};
 use zk_testserver::real::{real_zookeeper_available, RealOptions, RealZooKeeper};
 
+use support::{jvm_pid, load_average, machine_line, scaled_secs as secs, vm_rss_mib, Table};
+
 const IN_FLIGHT: usize = 64;
 const VALUE: usize = 1024;
 const FAILOVER_ROUNDS: usize = 3;
-
-fn scale() -> f64 {
-    std::env::var("ZK_BENCH_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v: &f64| *v > 0.0)
-        .unwrap_or(1.0)
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s * scale())
-}
 
 /// One row of the table.
 #[derive(Debug, Default)]
@@ -66,32 +59,6 @@ trait Members {
     fn kill(&mut self, i: usize);
     fn restart(&mut self, i: usize);
     fn count(&self) -> usize;
-}
-
-/// VmRSS of a process in MiB.
-fn vm_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// The pid of the JVM whose command line mentions `dir` (the member's zoo.cfg lives there).
-fn jvm_pid(dir: &Path) -> Option<u32> {
-    let needle = dir.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.contains("QuorumPeerMain") && cmdline.contains(&needle) {
-            return Some(pid);
-        }
-    }
-    None
 }
 
 /// `srvr`'s `Mode:` line from a member.
@@ -388,10 +355,7 @@ async fn measure(name: &str, m: &mut dyn Members, launch_ms: f64) -> Row {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zk-bench-ens-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    support::temp_dir(&format!("ens-{tag}"))
 }
 
 fn real_row(rt: &tokio::runtime::Runtime, force_sync: bool) -> Row {
@@ -445,6 +409,7 @@ fn ours_row(rt: &tokio::runtime::Runtime, fsync: bool) -> Row {
 
 fn main() {
     let only = std::env::var("ZK_BENCH_ONLY").unwrap_or_default();
+    println!("{}", machine_line());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -459,20 +424,25 @@ fn main() {
             rows.push(real_row(&rt, sync));
         }
     }
-    println!(
-        "| ensemble | launch to first write ms | VmRSS of 3 MiB | setData ops/s | getData ops/s | leader kill to next write ms (3 rounds) |"
-    );
-    println!("|---|---:|---:|---:|---:|---|");
+    let mut table = Table::new(&[
+        "ensemble",
+        ">launch to first write ms",
+        ">VmRSS of 3 MiB",
+        ">setData ops/s",
+        ">getData ops/s",
+        "leader kill to next write ms (3 rounds)",
+    ]);
     for r in &rows {
         let failover: Vec<String> = r.failover_ms.iter().map(|ms| format!("{ms:.0}")).collect();
-        println!(
-            "| {} | {:.0} | {} | {:.0} | {:.0} | {} |",
-            r.name,
-            r.launch_ms,
+        table.row(vec![
+            r.name.clone(),
+            format!("{:.0}", r.launch_ms),
             r.rss_mib.map_or("?".into(), |m| format!("{m:.1}")),
-            r.set_ops,
-            r.get_ops,
-            failover.join(", ")
-        );
+            format!("{:.0}", r.set_ops),
+            format!("{:.0}", r.get_ops),
+            failover.join(", "),
+        ]);
     }
+    table.print("zk-testserver ensemble (3 processes) against real ZooKeeper 3.8 (3 JVMs)");
+    println!("load average at end: {}", load_average());
 }

@@ -22,8 +22,10 @@
 //! `ZK_BENCH_SCALE=0.2` (any factor) to shorten every timed phase, and `ZK_BENCH_ONLY=real`,
 //! `in-process` or `binary` to run one kind of server.
 
+#[path = "../../zk-client/benches/support/bench.rs"]
+mod support;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,21 +40,14 @@ use zk_proto::{
 use zk_testserver::real::{real_zookeeper_available, RealOptions, RealZooKeeper};
 use zk_testserver::TestServer;
 
+use support::{
+    jvm_pid, load_average, machine_line, percentile_dur_us, process_cpu_us as cpu_us,
+    scaled_secs as secs, temp_dir, vm_rss_mib, Table,
+};
+
 const CONNS: usize = 8;
 const IN_FLIGHT: usize = 32;
 const VALUE: usize = 1024;
-
-fn scale() -> f64 {
-    std::env::var("ZK_BENCH_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|v: &f64| *v > 0.0)
-        .unwrap_or(1.0)
-}
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s * scale())
-}
 
 /// One session over a plain socket.
 struct Conn {
@@ -267,11 +262,7 @@ async fn sequential(addr: SocketAddr, dur: Duration, write: bool) -> Vec<Duratio
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i].as_secs_f64() * 1e6
+    percentile_dur_us(sorted, p * 100.0)
 }
 
 /// Connects (retrying while the port is not open yet) and acknowledges one create.
@@ -307,17 +298,6 @@ struct Row {
     rss_mib: Option<f64>,
     get_cpu_us: Option<f64>,
     set_cpu_us: Option<f64>,
-}
-
-/// CPU time (user + system) a process used so far, in µs.
-fn cpu_us(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some(ticks * 10_000.0)
 }
 
 /// `pipelined`, plus the server process's CPU µs per op when its pid is known.
@@ -369,32 +349,6 @@ async fn measure(name: &str, addr: SocketAddr, startup: Duration, pid: Option<u3
     row
 }
 
-/// VmRSS of a process in MiB.
-fn vm_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-/// The pid of the JVM whose command line mentions `dir` (the member's zoo.cfg lives there).
-fn jvm_pid(dir: &Path) -> Option<u32> {
-    let needle = dir.to_string_lossy().into_owned();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline);
-        if cmdline.contains("QuorumPeerMain") && cmdline.contains(&needle) {
-            return Some(pid);
-        }
-    }
-    None
-}
-
 fn real_row(rt: &tokio::runtime::Runtime, force_sync: bool) -> Row {
     let name = format!(
         "ZooKeeper 3.8 (forceSync={})",
@@ -414,13 +368,6 @@ fn real_row(rt: &tokio::runtime::Runtime, force_sync: bool) -> Row {
     row.rss_mib = pid.and_then(vm_rss_mib);
     drop(zk);
     row
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zk-bench-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn ours_in_process(rt: &tokio::runtime::Runtime, fsync: bool) -> Row {
@@ -492,18 +439,6 @@ fn ours_binary(rt: &tokio::runtime::Runtime) -> Row {
     row
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too, so keep it short.
     if std::env::args().any(|a| a == "--list") {
@@ -515,6 +450,7 @@ fn main() {
         .build()
         .unwrap();
     let overall = Instant::now();
+    println!("{}", machine_line());
     let only = std::env::var("ZK_BENCH_ONLY").unwrap_or_default();
     let run = |kind: &str| only.is_empty() || only == kind;
     let mut rows = Vec::new();
@@ -533,37 +469,39 @@ fn main() {
         rows.push(ours_binary(&rt));
     }
 
-    println!();
-    println!(
-        "zk-testserver bench: {} connections x {} in flight, {VALUE} B values; {} cores, {}",
-        CONNS,
-        IN_FLIGHT,
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model()
-    );
-    println!(
-        "| server | getData ops/s | setData ops/s | getData p50/p99/p999 µs | setData p50/p99/p999 µs | start-up to first write ms | VmRSS after load MiB | server CPU µs/op get, set |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("{CONNS} connections x {IN_FLIGHT} in flight, {VALUE} B values");
+    let mut table = Table::new(&[
+        "server",
+        ">getData ops/s",
+        ">setData ops/s",
+        ">getData p50/p99/p999 µs",
+        ">setData p50/p99/p999 µs",
+        ">start-up to first write ms",
+        ">VmRSS after load MiB",
+        ">server CPU µs/op get, set",
+    ]);
     for r in &rows {
-        println!(
-            "| {} | {:.0} | {:.0} | {:.0} / {:.0} / {:.0} | {:.0} / {:.0} / {:.0} | {:.1} | {} | {} |",
-            r.name,
-            r.get_ops,
-            r.set_ops,
-            r.get_lat[0],
-            r.get_lat[1],
-            r.get_lat[2],
-            r.set_lat[0],
-            r.set_lat[1],
-            r.set_lat[2],
-            r.startup_ms,
+        table.row(vec![
+            r.name.clone(),
+            format!("{:.0}", r.get_ops),
+            format!("{:.0}", r.set_ops),
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                r.get_lat[0], r.get_lat[1], r.get_lat[2]
+            ),
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                r.set_lat[0], r.set_lat[1], r.set_lat[2]
+            ),
+            format!("{:.1}", r.startup_ms),
             r.rss_mib.map_or("—".to_string(), |m| format!("{m:.1}")),
             match (r.get_cpu_us, r.set_cpu_us) {
                 (Some(g), Some(s)) => format!("{g:.2}, {s:.2}"),
                 _ => "—".to_string(),
             },
-        );
+        ]);
     }
+    table.print("zk-testserver against real ZooKeeper 3.8, standalone");
+    println!("load average at end: {}", load_average());
     println!("total bench time: {:.1} s", overall.elapsed().as_secs_f64());
 }
