@@ -144,7 +144,7 @@ async fn close_while_disconnected_reconnects_and_ends_the_session() {
     // send closeSession, so the ephemeral goes now and not a session timeout (30 s) later.
     let cluster = support::shared();
     let observer = support::connect(&cluster).await;
-    let proxy = crate::support::proxy::Proxy::start(cluster.member_addr(0)).await;
+    let proxy = support::proxy::Proxy::start(cluster.member_addr(0)).await;
     let client = Client::builder(proxy.addr().to_string())
         .session_timeout(Duration::from_secs(30))
         .connect()
