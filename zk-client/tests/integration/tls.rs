@@ -37,7 +37,9 @@ fn make_pki() -> Pki {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_connection_with_explicit_ca() {
     if !support::available()
-        || support::skip_on_ensemble("no TLS client port on in-process ensemble members yet")
+        || support::skip_on_ensemble(
+            "one fixed TLS port per test; members serve TLS in zk-testserver tests/ensemble/tls.rs",
+        )
     {
         return;
     }

@@ -85,7 +85,9 @@ fn pem(der: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v1_client_certificate_is_the_sessions_x509_identity() {
     if !support::available()
-        || support::skip_on_ensemble("no TLS client port on in-process ensemble members yet")
+        || support::skip_on_ensemble(
+            "one fixed TLS port per test; members serve TLS in zk-testserver tests/ensemble/tls.rs",
+        )
     {
         return;
     }
