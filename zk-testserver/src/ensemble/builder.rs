@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::{
     DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving,
 };
-use crate::replication::{PeerState, ReplicaConfig, ServerId};
+use crate::replication::{PeerState, QuorumConfig, ReplicaConfig, ServerId, ServerSpec};
 use crate::server::{ServerError, TestServerBuilder};
 
 /// Configures and starts an [`Ensemble`].
@@ -118,6 +118,13 @@ impl EnsembleBuilder {
         self
     }
 
+    /// `reconfigEnabled`: clients (a super user) may change the membership with `reconfig`
+    /// ([`Ensemble::add_member`] starts a server that can join).
+    pub fn reconfig_enabled(mut self, on: bool) -> Self {
+        self.server = self.server.reconfig_enabled(on);
+        self
+    }
+
     /// Every other client-side setting (super digest, extended types, containers, ...), as on
     /// a standalone server's builder. Its address, port, data dir and `myid` are ignored.
     pub fn server_settings(
@@ -162,6 +169,7 @@ impl EnsembleBuilder {
         let n = self.members + self.observers;
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut listeners = BTreeMap::new();
+        let mut initial = QuorumConfig::default();
         for id in 1..=n as ServerId {
             let client = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
             let peer = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
@@ -179,6 +187,12 @@ impl EnsembleBuilder {
             let peer_addr = peer
                 .local_addr()
                 .map_err(|e| ServerError::Bind(loopback, e))?;
+            let election =
+                TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
+            let observer = id > self.members as ServerId;
+            initial
+                .servers
+                .insert(id, spec_of(client_addr, peer_addr, &election, observer)?);
             slots.insert(
                 id,
                 Slot {
@@ -186,6 +200,8 @@ impl EnsembleBuilder {
                     client_addr,
                     peer_addr,
                     disk,
+                    _election: election,
+                    joining: None,
                 },
             );
         }
@@ -196,6 +212,7 @@ impl EnsembleBuilder {
             builder: self.server.clone().session_secret(secret),
             spec: self,
             slots,
+            initial,
             links: BTreeMap::new(),
             changes_tx,
             changes,
@@ -209,6 +226,9 @@ impl EnsembleBuilder {
     }
 }
 
+#[path = "builder_reconfig.rs"]
+mod reconfig;
+
 #[derive(Debug)]
 struct Slot {
     /// `None` while killed.
@@ -216,6 +236,10 @@ struct Slot {
     client_addr: SocketAddr,
     peer_addr: SocketAddr,
     disk: Disk,
+    /// Holds the (unused) election port named in the member's `server.N` spec.
+    _election: TcpListener,
+    /// For a member started to join by reconfig: the membership it starts with.
+    joining: Option<QuorumConfig>,
 }
 
 /// An ensemble of [`MemberNode`]s in this process on loopback, with fault injection. Dropping
@@ -257,11 +281,32 @@ pub struct Ensemble {
     /// The client-side settings with the shared secret.
     builder: TestServerBuilder,
     slots: BTreeMap<ServerId, Slot>,
+    /// The membership the ensemble started with (version 0).
+    initial: QuorumConfig,
     /// Links that are not up, by (lower id, higher id).
     links: BTreeMap<(ServerId, ServerId), Link>,
     /// Bumped whenever any member's status changes.
     changes_tx: watch::Sender<u64>,
     changes: watch::Receiver<u64>,
+}
+
+/// A member's `server.N` spec: loopback quorum, election and client addresses.
+fn spec_of(
+    client: SocketAddr,
+    peer: SocketAddr,
+    election: &TcpListener,
+    observer: bool,
+) -> Result<ServerSpec, ServerError> {
+    let election = election
+        .local_addr()
+        .map_err(|e| ServerError::Bind(peer, e))?;
+    Ok(ServerSpec {
+        host: peer.ip().to_string(),
+        quorum_port: peer.port(),
+        election_port: election.port(),
+        observer,
+        client: Some((client.ip().to_string(), client.port())),
+    })
 }
 
 fn pair(a: ServerId, b: ServerId) -> (ServerId, ServerId) {
@@ -310,8 +355,9 @@ impl Ensemble {
             .clone()
             .myid(u8::try_from(id).unwrap_or(u8::MAX))
             .core_config(slot.client_addr, None);
+        let quorum = slot.joining.clone().unwrap_or_else(|| self.initial.clone());
         let cfg = MemberConfig {
-            replica: self.spec.replica_config(id),
+            replica: self.spec.replica_config(id).with_quorum(quorum),
             peers,
             core,
         };
@@ -458,7 +504,7 @@ impl Ensemble {
     /// Errors: [`ServerError::Timeout`].
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ServerError> {
         self.wait_until(timeout, "every member serving", |s| {
-            s.values().any(is_leader) && s.values().all(serves)
+            s.values().any(is_leader) && s.values().all(|m| serves(m) || !m.in_config)
         })
         .await
     }

@@ -87,6 +87,8 @@ pub struct MemberStatus {
     pub applied: i64,
     /// Whether it serves clients now, and how.
     pub serving: Serving,
+    /// False once a reconfig removed it from the membership (it neither votes nor serves).
+    pub in_config: bool,
 }
 
 impl MemberStatus {
@@ -103,6 +105,7 @@ impl MemberStatus {
             committed: r.committed(),
             applied: member.core().last_zxid(),
             serving: member.serving(),
+            in_config: r.in_config(),
         }
     }
 }
@@ -116,6 +119,8 @@ pub(crate) enum MemberMsg {
     SetLink(ServerId, Link, oneshot::Sender<()>),
     /// The disk thread made persist ops up to this sequence number durable.
     Persisted(u64),
+    /// Learn a peer's address (a member joining by reconfig); answered once known.
+    AddPeer(ServerId, SocketAddr, oneshot::Sender<()>),
 }
 
 /// A running member. Dropping it is `kill -9`: its tasks, sockets and thread stop at once and
@@ -257,6 +262,15 @@ impl MemberNode {
     /// Resumes a paused member; what arrived meanwhile is handled then.
     pub async fn resume(&self) {
         let _ = self.ask(CoreMsg::Resume).await;
+    }
+
+    /// Tells this member where peer `id` listens: a server joining by `reconfig` (the
+    /// members learn the addresses of a committed config's members by themselves). Returns
+    /// once the member knows it.
+    pub async fn add_peer(&self, id: ServerId, addr: SocketAddr) {
+        let _ = self
+            .ask(|tx| CoreMsg::Member(MemberMsg::AddPeer(id, addr, tx)))
+            .await;
     }
 
     /// Closes every client connection here (sessions stay).
@@ -416,6 +430,13 @@ impl Engine for MemberEngine {
             for out in outputs {
                 match out {
                     Output::Send { to, msg } => self.transport.send(to, &msg),
+                    Output::Reconfigured(config) => {
+                        for (id, spec) in &config.servers {
+                            if let Some(addr) = spec.quorum_addr() {
+                                self.transport.add_peer(*id, addr);
+                            }
+                        }
+                    }
                     Output::Persist { seq, op } => {
                         ops.push(op);
                         last = Some(seq);
@@ -471,6 +492,10 @@ impl Engine for MemberEngine {
                 None => {}
             },
             MemberMsg::Persisted(seq) => self.member.persisted(seq, now),
+            MemberMsg::AddPeer(id, addr, reply) => {
+                self.transport.add_peer(id, addr);
+                let _ = reply.send(());
+            }
             MemberMsg::SetLink(peer, link, reply) => {
                 self.transport.set_link(peer, link);
                 if link == Link::Down {

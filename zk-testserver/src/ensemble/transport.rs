@@ -62,10 +62,22 @@ pub(crate) type Sink = Arc<dyn Fn(PeerEvent) -> bool + Send + Sync>;
 type Links = BTreeMap<ServerId, Link>;
 
 /// The sending side of the transport, owned by the member's driver.
-#[derive(Debug)]
 pub(crate) struct Transport {
     outbound: BTreeMap<ServerId, mpsc::UnboundedSender<(Instant, Bytes)>>,
     links: watch::Sender<Links>,
+    me: ServerId,
+    sink: Sink,
+    /// Runs the sender tasks of peers added later (they end when the transport is dropped).
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("me", &self.me)
+            .field("peers", &self.outbound.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport {
@@ -96,7 +108,26 @@ impl Transport {
                 links_rx.clone(),
             ));
         }
-        Transport { outbound, links }
+        Transport {
+            outbound,
+            links,
+            me,
+            sink,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Starts sending to a peer not known at start (a member added by a reconfig); nothing
+    /// if it is known already.
+    pub(crate) fn add_peer(&mut self, peer: ServerId, addr: SocketAddr) {
+        if peer == self.me || self.outbound.contains_key(&peer) {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.outbound.insert(peer, tx);
+        let links = self.links.subscribe();
+        self.runtime
+            .spawn(send_loop(self.me, peer, addr, rx, self.sink.clone(), links));
     }
 
     /// Queues `msg` for `to` (lost, and reported, if it cannot be delivered).

@@ -74,6 +74,10 @@ impl Member {
             serving: Serving::No,
             peer_out: Vec::new(),
         };
+        if let Some(q) = m.replica.quorum_config() {
+            let data = bytes::Bytes::from(q.to_string());
+            m.core.set_config_node(data, q.version, now);
+        }
         m.pump(now);
         m
     }
@@ -247,7 +251,9 @@ impl Member {
             }
             for out in outputs {
                 match out {
-                    Output::Send { .. } | Output::Persist { .. } => self.peer_out.push(out),
+                    Output::Send { .. } | Output::Persist { .. } | Output::Reconfigured(_) => {
+                        self.peer_out.push(out)
+                    }
                     Output::Apply(txn) => self.core.apply_committed(&txn, now),
                     Output::Request {
                         session_id,
@@ -269,7 +275,21 @@ impl Member {
             return;
         };
         let live = self.replica.sessions().is_live(session_id);
-        let (session, cxid, txn) = self.core.prepare_forwarded(session_id, payload, live, zxid);
+        let replica = &self.replica;
+        let reconfig = |r: &zk_proto::ReconfigRequest| {
+            replica
+                .prepare_reconfig(
+                    r.joining_servers.as_deref(),
+                    r.leaving_servers.as_deref(),
+                    r.new_members.as_deref(),
+                    r.cur_config_id,
+                    zxid,
+                )
+                .map(|next| bytes::Bytes::from(next.to_string()))
+        };
+        let (session, cxid, txn) = self
+            .core
+            .prepare_forwarded_with(session_id, payload, live, zxid, &reconfig);
         match self.replica.propose_request(session, cxid, txn, now) {
             Some(z) if z == zxid => {}
             Some(z) => tracing::error!(zxid, z, "a txn was proposed with another zxid"),

@@ -66,6 +66,10 @@ impl Replica {
     }
 
     fn broadcast_vote(&mut self) {
+        if self.is_outsider() {
+            // Removed by a reconfig: no vote, no leader.
+            return;
+        }
         // An observer only asks the voters who leads.
         let state = if self.cfg.is_observer() {
             PeerState::Observing
@@ -90,6 +94,9 @@ impl Replica {
         round: u64,
     ) {
         let observer = self.cfg.is_observer();
+        if self.is_outsider() {
+            return;
+        }
         let Role::Looking(_) = self.role else {
             // We lead or follow: tell a LOOKING peer (or an observer) who the leader is.
             let asks = matches!(state, PeerState::Looking | PeerState::Observing);

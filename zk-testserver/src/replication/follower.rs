@@ -116,7 +116,8 @@ impl Replica {
                 Message::Proposal { entry, .. },
             ) => self.on_proposal(epoch, entry),
             (Phase::AwaitUpToDate { .. } | Phase::Active { .. }, Message::Commit { zxid, .. }) => {
-                self.commit_to(zxid)
+                self.commit_to(zxid);
+                self.reelect_if_reconfigured();
             }
             (Phase::AwaitUpToDate { epoch }, Message::UpToDate { committed, .. }) => {
                 if let Some(f) = self.follower() {
@@ -124,6 +125,7 @@ impl Replica {
                 }
                 tracing::debug!(id = self.cfg.id, leader = from, epoch, "up to date");
                 self.commit_to(committed);
+                self.reelect_if_reconfigured();
             }
             (Phase::Active { .. }, Message::SyncReply { id, zxid, .. }) => {
                 self.on_sync_reply(id, zxid)

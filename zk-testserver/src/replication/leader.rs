@@ -445,6 +445,7 @@ impl Replica {
                 },
             );
         }
+        self.reelect_if_reconfigured();
     }
 
     fn try_commit(&mut self) {
@@ -471,7 +472,8 @@ impl Replica {
                 .filter(|(_, z)| *z >= c)
                 .map(|(p, _)| *p)
                 .collect();
-            if self.is_quorum(&holders) {
+            // While a reconfig is pending, the new voters must hold it too.
+            if self.is_quorum(&holders) && self.pending_quorum(c, &holders) {
                 point = c;
                 break;
             }
@@ -479,14 +481,30 @@ impl Replica {
         if point <= self.committed {
             return;
         }
-        self.commit_to(point);
         let Some(l) = self.leader() else { return };
         let to: Vec<ServerId> = l.receiving().collect();
         for p in to {
             self.send(p, Message::Commit { epoch, zxid: point });
         }
+        self.commit_to(point);
         // After the COMMITs, so a learner applies before it hears its sync is done.
         self.release_syncs();
+        self.reelect_if_reconfigured();
+    }
+
+    /// Leader: the learners synced and heard from within `sync_limit_ms` (ZooKeeper's
+    /// `LearnerHandler.synced()`).
+    pub(super) fn synced_learners(&self) -> BTreeSet<ServerId> {
+        let (now, limit) = (self.now, self.cfg.sync_limit_ms);
+        match &self.role {
+            Role::Leading(l) => l
+                .learners
+                .iter()
+                .filter(|(_, x)| x.state == LearnerState::Active && now - x.last_heard <= limit)
+                .map(|(p, _)| *p)
+                .collect(),
+            _ => BTreeSet::new(),
+        }
     }
 
     /// Sends the next ping round at once (a sync waits for a quorum to answer one).

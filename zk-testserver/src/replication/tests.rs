@@ -61,7 +61,7 @@ impl Cluster {
                 }
                 Output::Persist { seq, op } => self.queued[i].push_back((seq, op)),
                 Output::Apply(t) => self.applied[i].push(t),
-                Output::Established { .. } | Output::Role(_) => {}
+                Output::Established { .. } | Output::Role(_) | Output::Reconfigured(_) => {}
                 Output::Request {
                     from,
                     session_id,
@@ -236,11 +236,13 @@ fn the_member_with_the_latest_history_wins() {
         accepted_epoch: 1,
         current_epoch: 1,
         log: vec![entry.clone()],
+        config: None,
     };
     let behind = DurableState {
         accepted_epoch: 1,
         current_epoch: 1,
         log: vec![],
+        config: None,
     };
     let mut c = Cluster::new(3);
     for (i, d) in [ahead, behind.clone(), behind].into_iter().enumerate() {
@@ -274,11 +276,13 @@ fn a_follower_with_an_uncommitted_tail_is_truncated() {
         accepted_epoch: 1,
         current_epoch: 1,
         log: vec![common.clone(), mk(make_zxid(1, 2))],
+        config: None,
     };
     let moved = DurableState {
         accepted_epoch: 2,
         current_epoch: 2,
         log: vec![common.clone(), mk(make_zxid(2, 1))],
+        config: None,
     };
     let mut c = Cluster::new(3);
     for (i, d) in [moved.clone(), moved, tail].into_iter().enumerate() {
@@ -456,6 +460,7 @@ fn a_member_that_accepted_a_later_epoch_still_rejoins() {
             accepted_epoch: if id == 1 { 5 } else { 1 },
             current_epoch: 1,
             log: vec![],
+            config: None,
         };
         c.replicas[i] = Replica::new(ReplicaConfig::fast(id, 1..=3), d.clone(), 0);
         c.disks[i] = d;

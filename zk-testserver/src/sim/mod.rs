@@ -512,6 +512,7 @@ impl Sim {
                     ..
                 } => self.forwarded_write(i, session_id, &payload)?,
                 Output::Synced { id: sync, ok } => self.synced(i, sync, ok)?,
+                Output::Reconfigured(_) => {}
             }
         }
         // A member that no longer leads answers its pending writes with a connection loss.

@@ -6,6 +6,7 @@ mod binary;
 mod failover;
 mod faults;
 mod nemesis;
+mod reconfig;
 mod restart;
 mod sessions;
 mod support;
