@@ -251,9 +251,17 @@ impl Member {
             }
             for out in outputs {
                 match out {
-                    Output::Send { .. } | Output::Persist { .. } | Output::Reconfigured(_) => {
-                        self.peer_out.push(out)
+                    Output::Reconfigured(ref q) => {
+                        // A reconfig's txn set the node already; the initial config's
+                        // version is set here.
+                        let data = bytes::Bytes::from(q.to_string());
+                        let node = self.core.tree().get(crate::tree::CONFIG_NODE);
+                        if node.and_then(|n| n.data.as_ref()) != Some(&data) {
+                            self.core.set_config_node(data, q.version, now);
+                        }
+                        self.peer_out.push(out);
                     }
+                    Output::Send { .. } | Output::Persist { .. } => self.peer_out.push(out),
                     Output::Apply(txn) => self.core.apply_committed(&txn, now),
                     Output::Request {
                         session_id,

@@ -175,10 +175,15 @@ pub fn encode(msg: &Message, buf: &mut BytesMut) {
             put_u32(*epoch, buf);
             put_entries(entries, buf);
         }
-        Message::NewLeader { epoch, last_zxid } => {
+        Message::NewLeader {
+            epoch,
+            last_zxid,
+            config_version,
+        } => {
             buf.put_u8(NEWLEADER);
             put_u32(*epoch, buf);
             last_zxid.encode(buf);
+            config_version.encode(buf);
         }
         Message::AckNewLeader { epoch } => {
             buf.put_u8(ACK_NEWLEADER);
@@ -295,6 +300,7 @@ pub fn decode(mut body: &[u8]) -> DecodeResult<Message> {
         NEWLEADER => Message::NewLeader {
             epoch: get_u32(buf)?,
             last_zxid: i64::decode(buf)?,
+            config_version: i64::decode(buf)?,
         },
         ACK_NEWLEADER => Message::AckNewLeader {
             epoch: get_u32(buf)?,
@@ -404,6 +410,7 @@ mod tests {
             Message::NewLeader {
                 epoch: 4,
                 last_zxid: 0x3_0000_0005,
+                config_version: 0x4_0000_0000,
             },
             Message::AckNewLeader { epoch: 4 },
             Message::UpToDate {

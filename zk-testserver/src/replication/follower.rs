@@ -108,7 +108,15 @@ impl Replica {
             (Phase::AwaitSync { epoch }, Message::Sync { mode, entries, .. }) => {
                 self.on_sync(epoch, mode, entries)
             }
-            (Phase::AwaitNewLeader { epoch }, Message::NewLeader { last_zxid, .. }) => {
+            (
+                Phase::AwaitNewLeader { epoch },
+                Message::NewLeader {
+                    last_zxid,
+                    config_version,
+                    ..
+                },
+            ) => {
+                self.version_initial_config(config_version);
                 self.on_newleader(epoch, last_zxid)
             }
             (

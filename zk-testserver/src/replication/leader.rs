@@ -325,6 +325,7 @@ impl Replica {
             .collect();
         // Our own NEWLEADER: the epoch is current once durable, with our whole log.
         self.set_epochs(epoch, epoch);
+        self.version_initial_config(make_zxid(epoch, 0));
         self.after_durable(Deferred::Local(Local::AckNewLeader));
         for (p, last) in waiting {
             self.start_sync(p, last);
@@ -362,11 +363,13 @@ impl Replica {
                 entries,
             },
         );
+        let config_version = self.cfg.quorum.as_ref().map_or(0, |q| q.version);
         self.send(
             to,
             Message::NewLeader {
                 epoch,
                 last_zxid: last,
+                config_version,
             },
         );
     }

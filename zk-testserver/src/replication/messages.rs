@@ -104,6 +104,8 @@ pub enum Message {
         epoch: u32,
         /// The leader's last zxid when it sent this (what the follower now holds).
         last_zxid: i64,
+        /// The version of the leader's membership (0 if it has none with addresses).
+        config_version: i64,
     },
     /// Synchronization: the follower's durable acknowledgement of NEWLEADER.
     AckNewLeader {

@@ -168,6 +168,23 @@ impl Replica {
         };
     }
 
+    /// Gives the initial membership (version 0) the version ZooKeeper gives it: the zxid
+    /// `epoch << 32` of the first leader's NEWLEADER (a leader passes it on in NEWLEADER).
+    /// Versions of reconfig txns (counter above 0) are left alone.
+    pub(super) fn version_initial_config(&mut self, version: i64) {
+        let Some(q) = self.cfg.quorum.as_ref() else {
+            return;
+        };
+        if q.version != 0 || version == 0 || super::counter_of(version) != 0 {
+            return;
+        }
+        let mut q = q.clone();
+        q.version = version;
+        self.persist(PersistOp::Config(q.to_string()));
+        self.cfg.quorum = Some(q.clone());
+        self.out.push(Output::Reconfigured(q));
+    }
+
     /// Elects again if a reconfig just applied asks for it (called once the commit is handled:
     /// a leader first sends it to its learners).
     pub(super) fn reelect_if_reconfigured(&mut self) {

@@ -102,7 +102,9 @@ async fn reconfig_while_writing_loses_no_acknowledged_write() {
         let c = client_at(ensemble.client_addr(id)).await;
         let (data, stat, watcher) = c.get_config_and_watch().await.expect("getConfig");
         let config = QuorumConfig::parse(std::str::from_utf8(&data).unwrap()).unwrap();
-        assert_eq!((config.version, stat.mzxid), (0, 0));
+        // As ZooKeeper: the initial membership's version is the first leader's epoch zxid.
+        assert_eq!((config.version, stat.mzxid), (1 << 32, 1 << 32));
+        assert_eq!(stat.version, -1);
         assert_eq!(config.voters(), [1, 2, 3].into());
         watchers.push((c, watcher));
     }
@@ -140,7 +142,7 @@ async fn reconfig_while_writing_loses_no_acknowledged_write() {
         &admin,
         Reconfig {
             joining: Some(line.clone()),
-            from_config: Some(0),
+            from_config: Some(1 << 32),
             ..Default::default()
         },
     )
@@ -304,7 +306,7 @@ async fn reconfig_errors() {
     );
     // Nothing changed.
     let (data, stat) = plain.get_config().await.expect("getConfig");
-    assert_eq!(stat.mzxid, 0, "{}", String::from_utf8_lossy(&data));
+    assert_eq!(stat.mzxid, 1 << 32, "{}", String::from_utf8_lossy(&data));
     let disabled = self::ensemble(false).await;
     let admin = self::admin(&disabled.connect_string()).await;
     assert_eq!(
