@@ -163,12 +163,21 @@ impl MemberNode {
             .push(("clientPort".into(), client_addr.port().to_string()));
         let max_cnxns = core.max_client_cnxns;
         let member = Member::new(cfg.replica, core, durable, now);
+        // A membership persisted by a reconfig may name members the configuration does not.
+        let mut peers = cfg.peers;
+        if let Some(q) = member.replica().quorum_config() {
+            for (id, spec) in &q.servers {
+                if let Some(addr) = spec.quorum_addr() {
+                    peers.entry(*id).or_insert(addr);
+                }
+            }
+        }
         let (core_tx, core_rx) = mpsc::channel();
         let mut tasks = JoinSet::new();
         let sink_tx = core_tx.clone();
         let sink =
             Arc::new(move |e: PeerEvent| sink_tx.send(CoreMsg::Member(MemberMsg::Peer(e))).is_ok());
-        let transport = Transport::start(id, peer, &cfg.peers, sink, &mut tasks);
+        let transport = Transport::start(id, peer, &peers, sink, &mut tasks);
         let (status_tx, status) = watch::channel(MemberStatus::of(&member));
         let killed = Arc::new(AtomicBool::new(false));
         let (disk_tx, disk_rx) = mpsc::channel();

@@ -11,7 +11,9 @@ use zk_client::{Client, Error, Reconfig};
 use zk_testserver::replication::{PeerState, QuorumConfig, ServerId};
 use zk_testserver::Ensemble;
 
-use crate::support::{client, client_at, create_retrying, init_tracing, synced_read, within};
+use crate::support::{
+    client, client_at, client_of, create_retrying, init_tracing, synced_read, within,
+};
 
 const SUPER: &str = "super:reconfig-test";
 
@@ -375,4 +377,140 @@ async fn leader_removed_and_membership_survives_restart() {
         synced_read(&c, "/after-leader-left").await.as_deref(),
         Some(&b"1"[..])
     );
+}
+
+/// Three `zoo.cfg` processes whose `server.N` lines sit in a `dynamicConfigFile` with
+/// `reconfigEnabled=true`: a reconfig removes one, and the other two, killed and started
+/// again from the same files, come back with the membership the reconfig made (kept in
+/// their data directories) rather than the file's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
+    use std::process::{Child, Command, Stdio};
+    struct Kill(Vec<Option<Child>>, std::path::PathBuf);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            for c in self.0.iter_mut().flatten() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    init_tracing();
+    let dir = std::env::temp_dir().join(format!("zk-reconfig-bin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let listeners: Vec<_> = (0..9)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    drop(listeners);
+    let lines: String = (0..3)
+        .map(|i| {
+            let (c, q, e) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
+            format!(
+                "server.{}=127.0.0.1:{q}:{e}:participant;127.0.0.1:{c}\n",
+                i + 1
+            )
+        })
+        .collect();
+    let mut cfgs = Vec::new();
+    for i in 0..3 {
+        let member = dir.join(format!("member-{}", i + 1));
+        let data = member.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("myid"), format!("{}\n", i + 1)).unwrap();
+        let dynamic = member.join("zoo.cfg.dynamic");
+        std::fs::write(&dynamic, &lines).unwrap();
+        let cfg = member.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=20\ninitLimit=10\nsyncLimit=5\ndataDir={}\ndynamicConfigFile={}\n\
+                 reconfigEnabled=true\nDigestAuthenticationProvider.superDigest={}\n",
+                data.display(),
+                dynamic.display(),
+                zk_testserver::acl::digest_id(SUPER)
+            ),
+        )
+        .unwrap();
+        cfgs.push(cfg);
+    }
+    let start = |i: usize| {
+        Some(
+            Command::new(env!("CARGO_BIN_EXE_zk-testserver"))
+                .arg(&cfgs[i])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut members = Kill((0..3).map(start).collect(), dir.clone());
+    let addr = |i: usize| format!("127.0.0.1:{}", ports[3 * i]);
+    let connect: Vec<String> = (0..3).map(addr).collect();
+    let admin = admin(&connect.join(",")).await;
+    let (data, stat) = within(10, "getConfig", async {
+        loop {
+            match admin.get_config().await {
+                Ok(r) => return r,
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    })
+    .await;
+    let config = QuorumConfig::parse(std::str::from_utf8(&data).unwrap()).unwrap();
+    assert_eq!(config.voters(), [1, 2, 3].into());
+    assert_eq!(config.to_string().lines().next(), lines.lines().next());
+    assert_eq!(stat.mzxid, config.version);
+    let removed = reconfig(
+        &admin,
+        Reconfig {
+            leaving: Some("1".into()),
+            from_config: Some(config.version),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("remove server 1");
+    assert_eq!(removed.voters(), [2, 3].into());
+    admin.close().await.ok();
+    // Wait until both remaining members show it, then restart them from their files.
+    for i in [1, 2] {
+        let c = client_at(addr(i).parse().unwrap()).await;
+        within(10, "the new config on a member", async {
+            loop {
+                c.sync("/").await.ok();
+                if let Ok((d, _)) = c.get_config().await {
+                    if d[..] == *removed.to_string().as_bytes() {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
+    for c in members.0.iter_mut() {
+        if let Some(mut c) = c.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+    members.0[1] = start(1);
+    members.0[2] = start(2);
+    let c = client_of(&format!("{},{}", addr(1), addr(2))).await;
+    within(10, "the restarted members' config", async {
+        loop {
+            if let Ok((d, _)) = c.get_config().await {
+                assert_eq!(std::str::from_utf8(&d).unwrap(), removed.to_string());
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(create_retrying(&c, "/after-restart", b"1").await);
 }
