@@ -491,6 +491,10 @@ impl Engine for MemberEngine {
 
     fn extra(&mut self, msg: MemberMsg, now: i64) {
         match msg {
+            MemberMsg::Peer(PeerEvent::Hello { from, addr }) => {
+                // A server not configured here (one joining) can be answered from now on.
+                self.transport.add_peer(from, addr);
+            }
             MemberMsg::Peer(event) => match self.inbound.input(event) {
                 Some(PeerInput::Message(from, msg)) => self.member.step(from, msg, now),
                 Some(PeerInput::Reconnected(from, msg)) => {

@@ -380,9 +380,10 @@ async fn leader_removed_and_membership_survives_restart() {
 }
 
 /// Three `zoo.cfg` processes whose `server.N` lines sit in a `dynamicConfigFile` with
-/// `reconfigEnabled=true`: a reconfig removes one, and the other two, killed and started
-/// again from the same files, come back with the membership the reconfig made (kept in
-/// their data directories) rather than the file's.
+/// `reconfigEnabled=true`; a fourth, started as ZooKeeper's joining servers are (its file
+/// lists the three and itself), joins by reconfig; another reconfig removes server 1; the
+/// other three, killed and started again from the same files, come back with the membership
+/// the reconfigs made (kept in their data directories) rather than their files'.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
     use std::process::{Child, Command, Stdio};
@@ -399,7 +400,7 @@ async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
     init_tracing();
     let dir = std::env::temp_dir().join(format!("zk-reconfig-bin-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let listeners: Vec<_> = (0..9)
+    let listeners: Vec<_> = (0..12)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let ports: Vec<u16> = listeners
@@ -407,23 +408,23 @@ async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
         .map(|l| l.local_addr().unwrap().port())
         .collect();
     drop(listeners);
-    let lines: String = (0..3)
-        .map(|i| {
-            let (c, q, e) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
-            format!(
-                "server.{}=127.0.0.1:{q}:{e}:participant;127.0.0.1:{c}\n",
-                i + 1
-            )
-        })
-        .collect();
+    let line = |i: usize| {
+        let (c, q, e) = (ports[3 * i], ports[3 * i + 1], ports[3 * i + 2]);
+        format!(
+            "server.{}=127.0.0.1:{q}:{e}:participant;127.0.0.1:{c}",
+            i + 1
+        )
+    };
+    let lines: String = (0..3).map(|i| line(i) + "\n").collect();
     let mut cfgs = Vec::new();
-    for i in 0..3 {
+    for i in 0..4 {
         let member = dir.join(format!("member-{}", i + 1));
         let data = member.join("data");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(data.join("myid"), format!("{}\n", i + 1)).unwrap();
         let dynamic = member.join("zoo.cfg.dynamic");
-        std::fs::write(&dynamic, &lines).unwrap();
+        let own = if i == 3 { line(3) } else { String::new() };
+        std::fs::write(&dynamic, format!("{lines}{own}")).unwrap();
         let cfg = member.join("zoo.cfg");
         std::fs::write(
             &cfg,
@@ -448,7 +449,12 @@ async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
                 .unwrap(),
         )
     };
-    let mut members = Kill((0..3).map(start).collect(), dir.clone());
+    let mut members = Kill(
+        (0..4)
+            .map(|i| if i < 3 { start(i) } else { None })
+            .collect(),
+        dir.clone(),
+    );
     let addr = |i: usize| format!("127.0.0.1:{}", ports[3 * i]);
     let connect: Vec<String> = (0..3).map(addr).collect();
     let admin = admin(&connect.join(",")).await;
@@ -465,33 +471,35 @@ async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
     assert_eq!(config.voters(), [1, 2, 3].into());
     assert_eq!(config.to_string().lines().next(), lines.lines().next());
     assert_eq!(stat.mzxid, config.version);
-    let removed = reconfig(
+    members.0[3] = start(3);
+    let added = reconfig(
         &admin,
         Reconfig {
-            leaving: Some("1".into()),
+            joining: Some(line(3)),
             from_config: Some(config.version),
             ..Default::default()
         },
     )
     .await
+    .expect("add server 4");
+    assert_eq!(added.voters(), [1, 2, 3, 4].into());
+    // The joiner syncs (and learns the membership it is in) before the next change.
+    wait_member_config(&addr(3), &added).await;
+    let removed = reconfig(
+        &admin,
+        Reconfig {
+            leaving: Some("1".into()),
+            from_config: Some(added.version),
+            ..Default::default()
+        },
+    )
+    .await
     .expect("remove server 1");
-    assert_eq!(removed.voters(), [2, 3].into());
+    assert_eq!(removed.voters(), [2, 3, 4].into());
     admin.close().await.ok();
-    // Wait until both remaining members show it, then restart them from their files.
-    for i in [1, 2] {
-        let c = client_at(addr(i).parse().unwrap()).await;
-        within(10, "the new config on a member", async {
-            loop {
-                c.sync("/").await.ok();
-                if let Ok((d, _)) = c.get_config().await {
-                    if d[..] == *removed.to_string().as_bytes() {
-                        return;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
+    // Wait until the remaining members show it, then restart them from their files.
+    for i in [1, 2, 3] {
+        wait_member_config(&addr(i), &removed).await;
     }
     for c in members.0.iter_mut() {
         if let Some(mut c) = c.take() {
@@ -499,9 +507,10 @@ async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
             c.wait().unwrap();
         }
     }
-    members.0[1] = start(1);
-    members.0[2] = start(2);
-    let c = client_of(&format!("{},{}", addr(1), addr(2))).await;
+    for i in [1, 2, 3] {
+        members.0[i] = start(i);
+    }
+    let c = client_of(&format!("{},{},{}", addr(1), addr(2), addr(3))).await;
     within(10, "the restarted members' config", async {
         loop {
             if let Ok((d, _)) = c.get_config().await {
@@ -513,4 +522,22 @@ async fn zoo_cfg_members_reconfigure_and_restart_with_the_new_membership() {
     })
     .await;
     assert!(create_retrying(&c, "/after-restart", b"1").await);
+}
+
+/// Waits until the member at `addr` serves `config` in `/zookeeper/config`.
+async fn wait_member_config(addr: &str, config: &QuorumConfig) {
+    let c = client_at(addr.parse().unwrap()).await;
+    let want = config.to_string();
+    within(10, "the new config on a member", async {
+        loop {
+            c.sync("/").await.ok();
+            if let Ok((d, _)) = c.get_config().await {
+                if d[..] == *want.as_bytes() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
 }
