@@ -404,7 +404,10 @@ impl Replica {
             return;
         }
         let acks: Vec<ServerId> = l.newleader_acks.iter().copied().collect();
-        if !acks.contains(&id) || !self.is_quorum(&acks) {
+        // A reconfig in our log that is not known committed needs its new voters too: the
+        // whole log commits below.
+        let pending_ok = self.pending_quorum(i64::MAX, &acks);
+        if !acks.contains(&id) || !self.is_quorum(&acks) || !pending_ok {
             return;
         }
         let Some(l) = self.leader() else { return };

@@ -17,9 +17,13 @@
 //!   client). A leader removed by it steps down after sending the commit; followers of a
 //!   removed leader elect a new one among the new voters.
 //!
-//! Known deviation: a new leader commits its whole log once a quorum of the voters it knows
-//! synced, without also asking a quorum of a pending config's voters (ZooKeeper checks the
-//! last seen config during NEWLEADER too).
+//! A new leader whose log holds a reconfig not known committed establishes its epoch (and
+//! commits its whole log) only once a quorum of the old voters and a quorum of the new ones
+//! acknowledged NEWLEADER, as ZooKeeper's leader waits for both quorum verifiers.
+//!
+//! Known deviation: election notifications do not carry the sender's membership (ZooKeeper's
+//! do, and a LOOKING server adopts a newer one), so a member restarted with a membership that
+//! no longer has a quorum of live voters only learns the new one once it follows a leader.
 
 use std::collections::BTreeSet;
 

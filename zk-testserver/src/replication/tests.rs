@@ -615,4 +615,12 @@ fn a_pending_reconfig_without_the_new_quorum_blocks_commits_and_further_reconfig
         r.prepare_reconfig(None, Some("1"), None, -1, later + 1),
         Err(zk_proto::ErrorCode::ReconfigInProgress)
     );
+    // The leader fails: the old voters hold the reconfig, but a new leader cannot commit it
+    // (nor anything after it) without a quorum of its new voters.
+    c.down.insert(l);
+    c.settle(5_000);
+    for i in (0..3).filter(|&i| i != l) {
+        assert_eq!(c.replicas[i].established_epoch(), None, "member {i}");
+        assert!(c.replicas[i].committed() < zxid, "member {i}");
+    }
 }
