@@ -126,13 +126,19 @@ fn state_from(code: u8) -> DecodeResult<PeerState> {
 /// Appends `msg`'s frame body to `buf`.
 pub fn encode(msg: &Message, buf: &mut BytesMut) {
     match msg {
-        Message::Notification { state, vote, round } => {
+        Message::Notification {
+            state,
+            vote,
+            round,
+            config,
+        } => {
             buf.put_u8(NOTIFICATION);
             buf.put_u8(state_code(*state));
             put_u32(vote.epoch, buf);
             vote.zxid.encode(buf);
             put_u64(vote.leader, buf);
             put_u64(*round, buf);
+            config.encode(buf);
         }
         Message::FollowerInfo {
             attempt,
@@ -267,6 +273,7 @@ pub fn decode(mut body: &[u8]) -> DecodeResult<Message> {
                 state,
                 vote,
                 round: get_u64(buf)?,
+                config: Option::<String>::decode(buf)?,
             }
         }
         FOLLOWERINFO => Message::FollowerInfo {
@@ -457,6 +464,7 @@ mod tests {
                 state,
                 vote,
                 round: 5,
+                config: (state == PeerState::Leading).then(|| "server.1=h:1:2\nversion=0".into()),
             });
         }
         for mode in [

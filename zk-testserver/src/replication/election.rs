@@ -80,8 +80,13 @@ impl Replica {
             state,
             vote: self.decided,
             round: self.round,
+            config: self.config_text(),
         };
-        for p in self.voting_peers() {
+        // Observers are asked too: one a reconfig made a voter (and maybe the leader) answers
+        // a member that has not applied that reconfig yet; the others stay silent.
+        let observers: Vec<ServerId> = self.cfg.observers.iter().copied().collect();
+        let peers = self.voting_peers().into_iter().chain(observers);
+        for p in peers.filter(|&p| p != self.cfg.id).collect::<Vec<_>>() {
             self.send(p, msg.clone());
         }
     }
@@ -100,11 +105,20 @@ impl Replica {
         let Role::Looking(_) = self.role else {
             // We lead or follow: tell a LOOKING peer (or an observer) who the leader is.
             let asks = matches!(state, PeerState::Looking | PeerState::Observing);
-            if asks && !observer {
+            if asks {
+                // A settled observer answers as a follower of its leader: it counts only for a
+                // member whose (stale) membership still makes it a voter, which can then join
+                // and learn the reconfig that demoted it.
+                let state = if observer {
+                    PeerState::Following
+                } else {
+                    self.state()
+                };
                 let msg = Message::Notification {
-                    state: self.state(),
+                    state,
                     vote: self.decided,
                     round: self.round,
+                    config: self.config_text(),
                 };
                 self.send(from, msg);
             }
@@ -133,6 +147,7 @@ impl Replica {
                 state: PeerState::Looking,
                 vote: self.decided,
                 round: self.round,
+                config: self.config_text(),
             };
             self.send(from, msg);
             return;

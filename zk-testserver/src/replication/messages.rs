@@ -61,6 +61,9 @@ pub enum Message {
         vote: Vote,
         /// Its election round (`logicalclock`).
         round: u64,
+        /// Its active membership in ZooKeeper's format, if it has one: a LOOKING member that
+        /// missed a reconfig adopts a newer one (ZooKeeper's notifications carry it too).
+        config: Option<String>,
     },
     /// Discovery, follower to leader: FOLLOWERINFO.
     FollowerInfo {

@@ -372,7 +372,16 @@ impl Replica {
         if from == self.cfg.id {
             return;
         }
-        if let Message::Notification { state, vote, round } = msg {
+        if let Message::Notification {
+            state,
+            vote,
+            round,
+            config,
+        } = msg
+        {
+            if let Some(text) = config {
+                self.adopt_config(&text);
+            }
             // A server outside our view (one joining) only asks who leads, like an observer.
             let state = if state == PeerState::Looking && !self.cfg.voters.contains(&from) {
                 PeerState::Observing

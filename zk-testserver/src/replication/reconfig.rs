@@ -21,9 +21,10 @@
 //! commits its whole log) only once a quorum of the old voters and a quorum of the new ones
 //! acknowledged NEWLEADER, as ZooKeeper's leader waits for both quorum verifiers.
 //!
-//! Known deviation: election notifications do not carry the sender's membership (ZooKeeper's
-//! do, and a LOOKING server adopts a newer one), so a member restarted with a membership that
-//! no longer has a quorum of live voters only learns the new one once it follows a leader.
+//! Election notifications carry the sender's active membership: a LOOKING member that missed
+//! a reconfig (down when it committed) adopts a newer one that includes it, as ZooKeeper's
+//! FastLeaderElection does; settled observers answer LOOKING members too (as followers of
+//! their leader), which a member that still counts them as voters needs.
 
 use std::collections::BTreeSet;
 
@@ -187,6 +188,38 @@ impl Replica {
         self.persist(PersistOp::Config(q.to_string()));
         self.cfg.quorum = Some(q.clone());
         self.out.push(Output::Reconfigured(q));
+    }
+
+    /// The active membership as notifications carry it.
+    pub(super) fn config_text(&self) -> Option<String> {
+        self.cfg.quorum.as_ref().map(QuorumConfig::to_string)
+    }
+
+    /// A LOOKING member adopts a newer membership a peer reports (one committed while this
+    /// member was down or cut off), unless it leaves this member out (a server started to
+    /// join knows a membership with itself that the others will only commit later).
+    pub(super) fn adopt_config(&mut self, text: &str) {
+        if !matches!(self.role, Role::Looking(_)) {
+            return;
+        }
+        let Some(ours) = self.cfg.quorum.as_ref() else {
+            return;
+        };
+        let Some(theirs) = QuorumConfig::parse(text) else {
+            return;
+        };
+        if theirs.version <= ours.version || !theirs.servers.contains_key(&self.cfg.id) {
+            return;
+        }
+        tracing::info!(
+            id = self.cfg.id,
+            version = format_args!("{:x}", theirs.version),
+            "adopting a newer membership from a peer"
+        );
+        self.persist(PersistOp::Config(theirs.to_string()));
+        self.set_quorum(theirs.clone());
+        self.out.push(Output::Reconfigured(theirs));
+        self.become_looking();
     }
 
     /// Elects again if a reconfig just applied asks for it (called once the commit is handled:
