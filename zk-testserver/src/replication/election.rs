@@ -215,11 +215,14 @@ impl Replica {
         };
         let leading =
             matches!(e.settled.get(&leader), Some((PeerState::Leading, v)) if v.leader == leader);
+        // We back it too: with us it has a quorum (a server joining by reconfig counts the
+        // new membership, with itself, while a member of it may be down).
         let backers: Vec<ServerId> = e
             .settled
             .iter()
             .filter(|(_, (_, v))| v.leader == leader)
             .map(|(id, _)| *id)
+            .chain([self.cfg.id])
             .collect();
         if leading && leader != self.cfg.id && self.is_quorum(&backers) {
             if let Some((_, vote)) = e.settled.get(&leader) {

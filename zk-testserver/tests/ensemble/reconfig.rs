@@ -541,3 +541,38 @@ async fn wait_member_config(addr: &str, config: &QuorumConfig) {
     })
     .await;
 }
+
+/// A member that is down while a server joins comes back with the old membership on its disk,
+/// rejoins, and ends up with the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_down_during_a_reconfig_learns_it_when_restarted() {
+    let mut ensemble = ensemble(true).await;
+    let leader = ensemble.leader().expect("a leader");
+    let down = (1..=3).find(|&i| i != leader).unwrap();
+    ensemble.kill(down);
+    let admin = admin(&ensemble.client_addr(leader).to_string()).await;
+    let (joiner, line) = ensemble.add_member(false).await.expect("a joining server");
+    // Three of the four new voters must be synced: the joiner has to catch up first.
+    let added = reconfig(
+        &admin,
+        Reconfig {
+            joining: Some(line),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("add a server");
+    let up: Vec<ServerId> = [1, 2, 3, joiner]
+        .into_iter()
+        .filter(|&i| i != down)
+        .collect();
+    wait_config(&ensemble, &up, &added).await;
+    ensemble.restart(down).await.expect("restart");
+    ensemble
+        .wait_serving(down, Duration::from_secs(10))
+        .await
+        .expect("the restarted member serves");
+    wait_config(&ensemble, &[1, 2, 3, joiner], &added).await;
+    let c = client_at(ensemble.client_addr(down)).await;
+    assert!(create_retrying(&c, "/after-rejoin", b"1").await);
+}
