@@ -1,7 +1,7 @@
 //! The client integration suite against real Apache ZooKeeper 3.8 JVMs (skipped when ZooKeeper
 //! is not installed, failing instead under `CI`), plus the ensemble tests (which
-//! `rust_server.rs` runs against an in-process Rust ensemble too) and the reconfig test only
-//! real ZooKeeper can run.
+//! `rust_server.rs` runs against an in-process Rust ensemble too, the reconfig test among
+//! them).
 
 mod support;
 

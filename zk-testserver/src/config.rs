@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod command_line;
+mod dynamic;
 mod ensemble;
 
 pub use command_line::{CommandLine, PropertyUse, MAIN_CLASSES};

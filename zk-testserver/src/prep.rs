@@ -218,6 +218,37 @@ pub fn prepare(
     Some(prep_op(tree, pending, ctx, op, zxid).unwrap_or_else(Txn::Error))
 }
 
+/// The txn of a `reconfig` on an ensemble member, prepared for `zxid`: `next` computes the
+/// new membership's config data (or the replication layer's error: version, arguments,
+/// quorum), checked after `reconfigEnabled` and before the write permission on
+/// `/zookeeper/config` (only a super user has it), as ZooKeeper's `PrepRequestProcessor`
+/// does. The txn sets `/zookeeper/config` with data version -1, which marks it a reconfig.
+pub fn prepare_reconfig(
+    tree: &DataTree,
+    pending: &mut Pending,
+    ctx: &PrepContext<'_>,
+    zxid: i64,
+    next: impl FnOnce() -> Result<Bytes, ErrorCode>,
+) -> Txn {
+    let result = (|| {
+        if !ctx.reconfig_enabled {
+            return Err(ErrorCode::ReconfigDisabled);
+        }
+        let data = next()?;
+        let mut node = pending.record(tree, CONFIG_NODE)?;
+        acl::check(&node.acl, perms::WRITE, ctx.auth)?;
+        node.stat.version = -1;
+        node.stat.mzxid = zxid;
+        pending.put(zxid, CONFIG_NODE, Some(node));
+        Ok(Txn::SetData {
+            path: CONFIG_NODE.to_string(),
+            data: Some(data),
+            version: -1,
+        })
+    })();
+    result.unwrap_or_else(Txn::Error)
+}
+
 fn prepare_multi(
     tree: &DataTree,
     pending: &mut Pending,

@@ -1,6 +1,5 @@
-//! Dynamic reconfiguration of a 3-member ensemble (real ZooKeeper only: `tests/real.rs`
-//! includes this module; the Rust ensemble has no dynamic reconfiguration yet, and leaving it
-//! out of `rust_server.rs` keeps it from passing there without testing anything).
+//! Dynamic reconfiguration of a 3-member ensemble, against real ZooKeeper (`tests/real.rs`)
+//! and the in-process Rust ensemble (`tests/rust_server.rs`).
 //!
 //! - `reconfig_and_config_watch`: `reconfig` removes a follower of a 3-member ensemble.
 

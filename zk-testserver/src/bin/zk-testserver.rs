@@ -123,7 +123,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 /// quorum port) and keeps its state in `dataDir/version-2`.
 fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
     let member = match cfg.member_config(plan) {
-        Ok(m) => m,
+        Ok(mut m) => {
+            m.replica = m.replica.with_quorum(cfg.quorum_config(plan));
+            m
+        }
         Err(e) => {
             eprintln!("zk-testserver: {e}");
             return ExitCode::from(2);

@@ -377,6 +377,14 @@ impl ServerCore {
             {
                 let (err, body) = match (request.as_ref(), applied.result) {
                     (_, OpResult::Error(code)) => (code, None),
+                    (Some(Request::Reconfig(_)), OpResult::DataSet { stat }) => {
+                        let data = match txn {
+                            Txn::SetData { data, .. } => data.clone(),
+                            _ => None,
+                        };
+                        let body = zk_proto::GetDataResponse { data, stat };
+                        (ErrorCode::Ok, Some(Response::Reconfig(body)))
+                    }
                     (Some(request), r) => write_reply(request, r),
                     (None, _) => (ErrorCode::MarshallingError, None),
                 };
@@ -534,6 +542,20 @@ impl ServerCore {
         }
     }
 
+    /// Sets `/zookeeper/config` to the active membership, as ZooKeeper does when it starts or
+    /// activates a config: data version -1, mzxid the config's version. Watches fire.
+    pub fn set_config_node(&mut self, data: Bytes, version: i64, now: i64) {
+        let txn = Txn::SetData {
+            path: crate::tree::CONFIG_NODE.to_string(),
+            data: Some(data),
+            version: -1,
+        };
+        let applied = self.tree.apply(&txn, version, now);
+        for trigger in &applied.triggers {
+            self.fire(trigger, version);
+        }
+    }
+
     /// Drops outstanding (prepared, not yet applied) changes: leadership was lost.
     pub fn clear_pending(&mut self) {
         self.pending.clear();
@@ -550,6 +572,22 @@ impl ServerCore {
         payload: &[u8],
         live: bool,
         zxid: i64,
+    ) -> (i64, i32, Txn) {
+        self.prepare_forwarded_with(session_id, payload, live, zxid, &|_| {
+            Err(ErrorCode::Unimplemented)
+        })
+    }
+
+    /// [`ServerCore::prepare_forwarded`] on a leader that can reconfigure: `reconfig` turns a
+    /// `reconfig` request into the new config data, or the error ZooKeeper's leader gives
+    /// (see [`prep::prepare_reconfig`]).
+    pub fn prepare_forwarded_with(
+        &mut self,
+        session_id: i64,
+        payload: &[u8],
+        live: bool,
+        zxid: i64,
+        reconfig: &dyn Fn(&zk_proto::ReconfigRequest) -> Result<Bytes, ErrorCode>,
     ) -> (i64, i32, Txn) {
         let marshalling = Txn::Error(ErrorCode::MarshallingError);
         match Forwarded::decode(payload) {
@@ -587,8 +625,15 @@ impl ServerCore {
                     extended_types: self.cfg.extended_types,
                     reconfig_enabled: self.cfg.reconfig_enabled,
                 };
-                let txn = prep::prepare(&self.tree, &mut self.pending, &ctx, &request, zxid)
-                    .unwrap_or(Txn::Error(ErrorCode::Unimplemented));
+                let txn = match &request {
+                    Request::Reconfig(r) => {
+                        prep::prepare_reconfig(&self.tree, &mut self.pending, &ctx, zxid, || {
+                            reconfig(r)
+                        })
+                    }
+                    request => prep::prepare(&self.tree, &mut self.pending, &ctx, request, zxid)
+                        .unwrap_or(Txn::Error(ErrorCode::Unimplemented)),
+                };
                 (session_id, xid, txn)
             }
         }

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::{
     DirDisk, DurableStore, Link, MemberConfig, MemberNode, MemberStatus, MemoryDisk, Serving,
 };
-use crate::replication::{PeerState, ReplicaConfig, ServerId};
+use crate::replication::{PeerState, QuorumConfig, ReplicaConfig, ServerId, ServerSpec};
 use crate::server::{ServerError, TestServerBuilder, TlsFiles};
 
 #[path = "builder_secure.rs"]
@@ -122,6 +122,13 @@ impl EnsembleBuilder {
         self
     }
 
+    /// `reconfigEnabled`: clients (a super user) may change the membership with `reconfig`
+    /// ([`Ensemble::add_member`] starts a server that can join).
+    pub fn reconfig_enabled(mut self, on: bool) -> Self {
+        self.server = self.server.reconfig_enabled(on);
+        self
+    }
+
     /// Every other client-side setting (super digest, extended types, containers, ...), as on
     /// a standalone server's builder. Its address, port, data dir and `myid` are ignored.
     pub fn server_settings(
@@ -179,6 +186,7 @@ impl EnsembleBuilder {
             .tls_acceptor()?
             .map(|acceptor| Arc::clone(acceptor.config()));
         let mut listeners = BTreeMap::new();
+        let mut initial = QuorumConfig::default();
         for id in 1..=n as ServerId {
             let client = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
             let peer = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
@@ -206,6 +214,12 @@ impl EnsembleBuilder {
             let peer_addr = peer
                 .local_addr()
                 .map_err(|e| ServerError::Bind(loopback, e))?;
+            let election =
+                TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
+            let observer = id > self.members as ServerId;
+            initial
+                .servers
+                .insert(id, spec_of(client_addr, peer_addr, &election, observer)?);
             slots.insert(
                 id,
                 Slot {
@@ -215,6 +229,8 @@ impl EnsembleBuilder {
                     disk,
                     secure_addr,
                     secure_listener,
+                    _election: election,
+                    joining: None,
                 },
             );
         }
@@ -226,6 +242,7 @@ impl EnsembleBuilder {
             spec: self,
             tls,
             slots,
+            initial,
             links: BTreeMap::new(),
             changes_tx,
             changes,
@@ -239,6 +256,9 @@ impl EnsembleBuilder {
     }
 }
 
+#[path = "builder_reconfig.rs"]
+mod reconfig;
+
 #[derive(Debug)]
 struct Slot {
     /// `None` while killed.
@@ -250,6 +270,10 @@ struct Slot {
     secure_addr: Option<SocketAddr>,
     /// Its listener, bound before the member (re)starts.
     secure_listener: Option<TcpListener>,
+    /// Holds the (unused) election port named in the member's `server.N` spec.
+    _election: TcpListener,
+    /// For a member started to join by reconfig: the membership it starts with.
+    joining: Option<QuorumConfig>,
 }
 
 /// An ensemble of [`MemberNode`]s in this process on loopback, with fault injection. Dropping
@@ -293,12 +317,33 @@ pub struct Ensemble {
     /// The TLS settings of every member's secure client port, if they serve TLS.
     tls: Option<Arc<rustls::ServerConfig>>,
     slots: BTreeMap<ServerId, Slot>,
+    /// The membership the ensemble started with (version 0).
+    initial: QuorumConfig,
     /// Links that are not up, by (the member whose setting it is, its peer): one direction
     /// each (see [`Link`]).
     links: BTreeMap<(ServerId, ServerId), Link>,
     /// Bumped whenever any member's status changes.
     changes_tx: watch::Sender<u64>,
     changes: watch::Receiver<u64>,
+}
+
+/// A member's `server.N` spec: loopback quorum, election and client addresses.
+fn spec_of(
+    client: SocketAddr,
+    peer: SocketAddr,
+    election: &TcpListener,
+    observer: bool,
+) -> Result<ServerSpec, ServerError> {
+    let election = election
+        .local_addr()
+        .map_err(|e| ServerError::Bind(peer, e))?;
+    Ok(ServerSpec {
+        host: peer.ip().to_string(),
+        quorum_port: peer.port(),
+        election_port: election.port(),
+        observer,
+        client: Some((client.ip().to_string(), client.port())),
+    })
 }
 
 fn is_leader(s: &MemberStatus) -> bool {
@@ -344,7 +389,8 @@ impl Ensemble {
             .clone()
             .myid(u8::try_from(id).unwrap_or(u8::MAX))
             .core_config(slot.client_addr, slot.secure_addr);
-        let replica = self.spec.replica_config(id);
+        let quorum = slot.joining.clone().unwrap_or_else(|| self.initial.clone());
+        let replica = self.spec.replica_config(id).with_quorum(quorum);
         core.quorum = Some(self.quorum_conf(id, &replica));
         let cfg = MemberConfig {
             replica,
@@ -499,7 +545,7 @@ impl Ensemble {
     /// Errors: [`ServerError::Timeout`].
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ServerError> {
         self.wait_until(timeout, "every member serving", |s| {
-            s.values().any(is_leader) && s.values().all(serves)
+            s.values().any(is_leader) && s.values().all(|m| serves(m) || !m.in_config)
         })
         .await
     }

@@ -34,6 +34,8 @@ const SEGMENT_BYTES: u64 = 64 << 20;
 
 const ACCEPTED_EPOCH: &str = "acceptedEpoch";
 const CURRENT_EPOCH: &str = "currentEpoch";
+/// The active membership, as ZooKeeper writes its dynamic config file.
+const DYNAMIC_CONFIG: &str = "zoo.cfg.dynamic";
 const REPLACE: &str = "log.replace";
 const REPLACE_TMP: &str = "log.replace.tmp";
 
@@ -352,10 +354,16 @@ impl DurableStore for DirDisk {
             current = self.current_epoch,
             "data directory loaded"
         );
+        let config = match fs::read_to_string(self.dir.join(DYNAMIC_CONFIG)) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
         Ok(DurableState {
             accepted_epoch: self.accepted,
             current_epoch: self.current_epoch,
             log,
+            config,
         })
     }
 
@@ -369,6 +377,7 @@ impl DurableStore for DirDisk {
                 }
                 PersistOp::Truncate { after } => self.truncate(*after)?,
                 PersistOp::Replace(txns) => self.replace(txns)?,
+                PersistOp::Config(text) => self.write_atomic(DYNAMIC_CONFIG, text.as_bytes())?,
                 PersistOp::Epochs { accepted, current } => {
                     if *accepted != self.accepted {
                         self.write_atomic(ACCEPTED_EPOCH, accepted.to_string().as_bytes())?;

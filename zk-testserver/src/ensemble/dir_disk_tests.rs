@@ -227,3 +227,19 @@ fn a_corrupt_epoch_file_is_an_error_not_a_zero() {
     let err = DirDisk::new(&dir.0).load().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
 }
+
+#[test]
+fn keeps_the_dynamic_config_a_reconfig_persisted() {
+    let dir = TempDir::new("config");
+    assert_eq!(reload(&dir).config, None);
+    let ops = [
+        PersistOp::Append(txns(1, 1..=2)),
+        PersistOp::Config("server.1=127.0.0.1:1:2:participant;0.0.0.0:3\nversion=1".into()),
+        PersistOp::Config("server.2=127.0.0.1:4:5:participant;0.0.0.0:6\nversion=2".into()),
+    ];
+    DirDisk::new(&dir.0).persist(&ops).expect("persist");
+    assert_eq!(reload(&dir), expected(&ops));
+    let disk = DirDisk::new(&dir.0);
+    let text = fs::read_to_string(disk.dir().join("zoo.cfg.dynamic")).expect("the file");
+    assert!(text.ends_with("version=2"), "{text}");
+}

@@ -87,6 +87,8 @@ pub struct MemberStatus {
     pub applied: i64,
     /// Whether it serves clients now, and how.
     pub serving: Serving,
+    /// False once a reconfig removed it from the membership (it neither votes nor serves).
+    pub in_config: bool,
 }
 
 impl MemberStatus {
@@ -103,6 +105,7 @@ impl MemberStatus {
             committed: r.committed(),
             applied: member.core().last_zxid(),
             serving: member.serving(),
+            in_config: r.in_config(),
         }
     }
 }
@@ -116,6 +119,8 @@ pub(crate) enum MemberMsg {
     SetLink(ServerId, Link, oneshot::Sender<()>),
     /// The disk thread made persist ops up to this sequence number durable.
     Persisted(u64),
+    /// Learn a peer's address (a member joining by reconfig); answered once known.
+    AddPeer(ServerId, SocketAddr, oneshot::Sender<()>),
 }
 
 /// A member's TLS client port (`secureClientPort`): a bound listener and the TLS settings
@@ -201,12 +206,21 @@ impl MemberNode {
         let handshake_timeout = Duration::from_millis(core.handshake_timeout_ms);
         let max_frame = core.max_frame;
         let member = Member::new(cfg.replica, core, durable, now);
+        // A membership persisted by a reconfig may name members the configuration does not.
+        let mut peers = cfg.peers;
+        if let Some(q) = member.replica().quorum_config() {
+            for (id, spec) in &q.servers {
+                if let Some(addr) = spec.quorum_addr() {
+                    peers.entry(*id).or_insert(addr);
+                }
+            }
+        }
         let (core_tx, core_rx) = mpsc::channel();
         let mut tasks = JoinSet::new();
         let sink_tx = core_tx.clone();
         let sink =
             Arc::new(move |e: PeerEvent| sink_tx.send(CoreMsg::Member(MemberMsg::Peer(e))).is_ok());
-        let transport = Transport::start(id, peer, &cfg.peers, sink, &mut tasks);
+        let transport = Transport::start(id, peer, &peers, sink, &mut tasks);
         let (status_tx, status) = watch::channel(MemberStatus::of(&member));
         let killed = Arc::new(AtomicBool::new(false));
         let (disk_tx, disk_rx) = mpsc::channel();
@@ -313,6 +327,15 @@ impl MemberNode {
     /// Resumes a paused member; what arrived meanwhile is handled then.
     pub async fn resume(&self) {
         let _ = self.ask(CoreMsg::Resume).await;
+    }
+
+    /// Tells this member where peer `id` listens: a server joining by `reconfig` (the
+    /// members learn the addresses of a committed config's members by themselves). Returns
+    /// once the member knows it.
+    pub async fn add_peer(&self, id: ServerId, addr: SocketAddr) {
+        let _ = self
+            .ask(|tx| CoreMsg::Member(MemberMsg::AddPeer(id, addr, tx)))
+            .await;
     }
 
     /// Closes every client connection here (sessions stay).
@@ -480,6 +503,13 @@ impl Engine for MemberEngine {
             for out in outputs {
                 match out {
                     Output::Send { to, msg } => self.transport.send(to, &msg),
+                    Output::Reconfigured(config) => {
+                        for (id, spec) in &config.servers {
+                            if let Some(addr) = spec.quorum_addr() {
+                                self.transport.add_peer(*id, addr);
+                            }
+                        }
+                    }
                     Output::Persist { seq, op } => {
                         ops.push(op);
                         last = Some(seq);
@@ -547,6 +577,10 @@ impl Engine for MemberEngine {
 
     fn extra(&mut self, msg: MemberMsg, now: i64) {
         match msg {
+            MemberMsg::Peer(PeerEvent::Hello { from, addr }) => {
+                // A server not configured here (one joining) can be answered from now on.
+                self.transport.add_peer(from, addr);
+            }
             MemberMsg::Peer(event) => match self.inbound.input(event) {
                 Some(PeerInput::Message(from, msg)) => self.member.step(from, msg, now),
                 Some(PeerInput::Reconnected(from, msg)) => {
@@ -557,6 +591,10 @@ impl Engine for MemberEngine {
                 None => {}
             },
             MemberMsg::Persisted(seq) => self.member.persisted(seq, now),
+            MemberMsg::AddPeer(id, addr, reply) => {
+                self.transport.add_peer(id, addr);
+                let _ = reply.send(());
+            }
             MemberMsg::SetLink(peer, link, reply) => {
                 self.transport.set_link(peer, link);
                 if matches!(link, Link::Down | Link::SendLost) {

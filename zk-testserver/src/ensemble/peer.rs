@@ -197,6 +197,7 @@ impl Driver {
                     Output::Established { .. } | Output::Role(_) => changed = true,
                     // No client layer yet: forwarded writes and syncs have no origin here.
                     Output::Request { .. } | Output::Synced { .. } => {}
+                    Output::Reconfigured(_) => changed = true,
                 }
             }
         }

@@ -62,7 +62,13 @@ pub(crate) enum PeerEvent {
     Closed { from: ServerId, conn: u64 },
     /// A message to `to` was lost (unreachable, write failed, or the link is down).
     SendFailed { to: ServerId },
+    /// A peer connected and said where it listens (a server joining by reconfig is not in
+    /// the configuration the others started with).
+    Hello { from: ServerId, addr: SocketAddr },
 }
+
+/// Peers a transport sends to at most: a connection claiming ever new ids cannot grow it.
+const MAX_PEERS: usize = 256;
 
 /// Where the transport's tasks deliver events; false once the owner is gone.
 pub(crate) type Sink = Arc<dyn Fn(PeerEvent) -> bool + Send + Sync>;
@@ -70,10 +76,24 @@ pub(crate) type Sink = Arc<dyn Fn(PeerEvent) -> bool + Send + Sync>;
 type Links = BTreeMap<ServerId, Link>;
 
 /// The sending side of the transport, owned by the member's driver.
-#[derive(Debug)]
 pub(crate) struct Transport {
     outbound: BTreeMap<ServerId, mpsc::UnboundedSender<(Instant, Bytes)>>,
     links: watch::Sender<Links>,
+    me: ServerId,
+    /// The port this member listens on, told to every peer it connects to.
+    port: u16,
+    sink: Sink,
+    /// Runs the sender tasks of peers added later (they end when the transport is dropped).
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("me", &self.me)
+            .field("peers", &self.outbound.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Transport {
@@ -87,6 +107,7 @@ impl Transport {
         tasks: &mut JoinSet<()>,
     ) -> Transport {
         let (links, links_rx) = watch::channel(Links::new());
+        let port = listener.local_addr().map_or(0, |a| a.port());
         tasks.spawn(accept(listener, sink.clone(), links_rx.clone()));
         let mut outbound = BTreeMap::new();
         for (&peer, &addr) in peers {
@@ -96,7 +117,7 @@ impl Transport {
             let (tx, rx) = mpsc::unbounded_channel();
             outbound.insert(peer, tx);
             tasks.spawn(send_loop(
-                me,
+                (me, port),
                 peer,
                 addr,
                 rx,
@@ -104,7 +125,37 @@ impl Transport {
                 links_rx.clone(),
             ));
         }
-        Transport { outbound, links }
+        Transport {
+            outbound,
+            links,
+            me,
+            port,
+            sink,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Starts sending to a peer not known at start (a member added by a reconfig); nothing
+    /// if it is known already.
+    pub(crate) fn add_peer(&mut self, peer: ServerId, addr: SocketAddr) {
+        if peer == self.me || self.outbound.contains_key(&peer) {
+            return;
+        }
+        if self.outbound.len() >= MAX_PEERS {
+            tracing::warn!(peer, %addr, "too many peers: not adding one more");
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.outbound.insert(peer, tx);
+        let links = self.links.subscribe();
+        self.runtime.spawn(send_loop(
+            (self.me, self.port),
+            peer,
+            addr,
+            rx,
+            self.sink.clone(),
+            links,
+        ));
     }
 
     /// Queues `msg` for `to` (lost, and reported, if it cannot be delivered).
@@ -165,6 +216,15 @@ async fn read_loop(
     let Ok(from) = stream.read_u64().await else {
         return;
     };
+    let Ok(port) = stream.read_u16().await else {
+        return;
+    };
+    if let Ok(remote) = stream.peer_addr() {
+        let addr = SocketAddr::new(remote.ip(), port);
+        if port != 0 && !sink(PeerEvent::Hello { from, addr }) {
+            return;
+        }
+    }
     if link_of(&links, from) == Link::Down {
         return;
     }
@@ -213,7 +273,7 @@ async fn read_loop(
 }
 
 async fn send_loop(
-    me: ServerId,
+    (me, port): (ServerId, u16),
     peer: ServerId,
     addr: SocketAddr,
     mut frames: mpsc::UnboundedReceiver<(Instant, Bytes)>,
@@ -252,7 +312,10 @@ async fn send_loop(
             match TcpStream::connect(addr).await {
                 Ok(mut s) => {
                     let _ = s.set_nodelay(true);
-                    if s.write_u64(me).await.is_ok() {
+                    let mut hello = [0u8; 10];
+                    hello[..8].copy_from_slice(&me.to_be_bytes());
+                    hello[8..].copy_from_slice(&port.to_be_bytes());
+                    if s.write_all(&hello).await.is_ok() {
                         conn = Some(s);
                     }
                 }
@@ -310,6 +373,7 @@ impl Inbound {
                 (self.seen.get(&from) == Some(&conn)).then_some(PeerInput::Disconnected(from))
             }
             PeerEvent::SendFailed { to } => Some(PeerInput::Disconnected(to)),
+            PeerEvent::Hello { .. } => None,
         }
     }
 }

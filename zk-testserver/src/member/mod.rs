@@ -74,6 +74,10 @@ impl Member {
             serving: Serving::No,
             peer_out: Vec::new(),
         };
+        if let Some(q) = m.replica.quorum_config() {
+            let data = bytes::Bytes::from(q.to_string());
+            m.core.set_config_node(data, q.version, now);
+        }
         m.pump(now);
         m
     }
@@ -249,6 +253,16 @@ impl Member {
             }
             for out in outputs {
                 match out {
+                    Output::Reconfigured(ref q) => {
+                        // A reconfig's txn set the node already; the initial config's
+                        // version is set here.
+                        let data = bytes::Bytes::from(q.to_string());
+                        let node = self.core.tree().get(crate::tree::CONFIG_NODE);
+                        if node.and_then(|n| n.data.as_ref()) != Some(&data) {
+                            self.core.set_config_node(data, q.version, now);
+                        }
+                        self.peer_out.push(out);
+                    }
                     Output::Send { .. } | Output::Persist { .. } => self.peer_out.push(out),
                     Output::Apply(txn) => self.core.apply_committed(&txn, now),
                     Output::Request {
@@ -271,7 +285,21 @@ impl Member {
             return;
         };
         let live = self.replica.sessions().is_live(session_id);
-        let (session, cxid, txn) = self.core.prepare_forwarded(session_id, payload, live, zxid);
+        let replica = &self.replica;
+        let reconfig = |r: &zk_proto::ReconfigRequest| {
+            replica
+                .prepare_reconfig(
+                    r.joining_servers.as_deref(),
+                    r.leaving_servers.as_deref(),
+                    r.new_members.as_deref(),
+                    r.cur_config_id,
+                    zxid,
+                )
+                .map(|next| bytes::Bytes::from(next.to_string()))
+        };
+        let (session, cxid, txn) = self
+            .core
+            .prepare_forwarded_with(session_id, payload, live, zxid, &reconfig);
         match self.replica.propose_request(session, cxid, txn, now) {
             Some(z) if z == zxid => {}
             Some(z) => tracing::error!(zxid, z, "a txn was proposed with another zxid"),

@@ -126,13 +126,19 @@ fn state_from(code: u8) -> DecodeResult<PeerState> {
 /// Appends `msg`'s frame body to `buf`.
 pub fn encode(msg: &Message, buf: &mut BytesMut) {
     match msg {
-        Message::Notification { state, vote, round } => {
+        Message::Notification {
+            state,
+            vote,
+            round,
+            config,
+        } => {
             buf.put_u8(NOTIFICATION);
             buf.put_u8(state_code(*state));
             put_u32(vote.epoch, buf);
             vote.zxid.encode(buf);
             put_u64(vote.leader, buf);
             put_u64(*round, buf);
+            config.encode(buf);
         }
         Message::FollowerInfo {
             attempt,
@@ -175,10 +181,15 @@ pub fn encode(msg: &Message, buf: &mut BytesMut) {
             put_u32(*epoch, buf);
             put_entries(entries, buf);
         }
-        Message::NewLeader { epoch, last_zxid } => {
+        Message::NewLeader {
+            epoch,
+            last_zxid,
+            config_version,
+        } => {
             buf.put_u8(NEWLEADER);
             put_u32(*epoch, buf);
             last_zxid.encode(buf);
+            config_version.encode(buf);
         }
         Message::AckNewLeader { epoch } => {
             buf.put_u8(ACK_NEWLEADER);
@@ -262,6 +273,7 @@ pub fn decode(mut body: &[u8]) -> DecodeResult<Message> {
                 state,
                 vote,
                 round: get_u64(buf)?,
+                config: Option::<String>::decode(buf)?,
             }
         }
         FOLLOWERINFO => Message::FollowerInfo {
@@ -295,6 +307,7 @@ pub fn decode(mut body: &[u8]) -> DecodeResult<Message> {
         NEWLEADER => Message::NewLeader {
             epoch: get_u32(buf)?,
             last_zxid: i64::decode(buf)?,
+            config_version: i64::decode(buf)?,
         },
         ACK_NEWLEADER => Message::AckNewLeader {
             epoch: get_u32(buf)?,
@@ -404,6 +417,7 @@ mod tests {
             Message::NewLeader {
                 epoch: 4,
                 last_zxid: 0x3_0000_0005,
+                config_version: 0x4_0000_0000,
             },
             Message::AckNewLeader { epoch: 4 },
             Message::UpToDate {
@@ -450,6 +464,7 @@ mod tests {
                 state,
                 vote,
                 round: 5,
+                config: (state == PeerState::Leading).then(|| "server.1=h:1:2\nversion=0".into()),
             });
         }
         for mode in [

@@ -66,6 +66,10 @@ impl Replica {
     }
 
     fn broadcast_vote(&mut self) {
+        if self.is_outsider() {
+            // Removed by a reconfig: no vote, no leader.
+            return;
+        }
         // An observer only asks the voters who leads.
         let state = if self.cfg.is_observer() {
             PeerState::Observing
@@ -76,8 +80,13 @@ impl Replica {
             state,
             vote: self.decided,
             round: self.round,
+            config: self.config_text(),
         };
-        for p in self.voting_peers() {
+        // Observers are asked too: one a reconfig made a voter (and maybe the leader) answers
+        // a member that has not applied that reconfig yet; the others stay silent.
+        let observers: Vec<ServerId> = self.cfg.observers.iter().copied().collect();
+        let peers = self.voting_peers().into_iter().chain(observers);
+        for p in peers.filter(|&p| p != self.cfg.id).collect::<Vec<_>>() {
             self.send(p, msg.clone());
         }
     }
@@ -90,14 +99,26 @@ impl Replica {
         round: u64,
     ) {
         let observer = self.cfg.is_observer();
+        if self.is_outsider() {
+            return;
+        }
         let Role::Looking(_) = self.role else {
             // We lead or follow: tell a LOOKING peer (or an observer) who the leader is.
             let asks = matches!(state, PeerState::Looking | PeerState::Observing);
-            if asks && !observer {
+            if asks {
+                // A settled observer answers as a follower of its leader: it counts only for a
+                // member whose (stale) membership still makes it a voter, which can then join
+                // and learn the reconfig that demoted it.
+                let state = if observer {
+                    PeerState::Following
+                } else {
+                    self.state()
+                };
                 let msg = Message::Notification {
-                    state: self.state(),
+                    state,
                     vote: self.decided,
                     round: self.round,
+                    config: self.config_text(),
                 };
                 self.send(from, msg);
             }
@@ -126,6 +147,7 @@ impl Replica {
                 state: PeerState::Looking,
                 vote: self.decided,
                 round: self.round,
+                config: self.config_text(),
             };
             self.send(from, msg);
             return;
@@ -193,11 +215,14 @@ impl Replica {
         };
         let leading =
             matches!(e.settled.get(&leader), Some((PeerState::Leading, v)) if v.leader == leader);
+        // We back it too: with us it has a quorum (a server joining by reconfig counts the
+        // new membership, with itself, while a member of it may be down).
         let backers: Vec<ServerId> = e
             .settled
             .iter()
             .filter(|(_, (_, v))| v.leader == leader)
             .map(|(id, _)| *id)
+            .chain([self.cfg.id])
             .collect();
         if leading && leader != self.cfg.id && self.is_quorum(&backers) {
             if let Some((_, vote)) = e.settled.get(&leader) {

@@ -108,7 +108,15 @@ impl Replica {
             (Phase::AwaitSync { epoch }, Message::Sync { mode, entries, .. }) => {
                 self.on_sync(epoch, mode, entries)
             }
-            (Phase::AwaitNewLeader { epoch }, Message::NewLeader { last_zxid, .. }) => {
+            (
+                Phase::AwaitNewLeader { epoch },
+                Message::NewLeader {
+                    last_zxid,
+                    config_version,
+                    ..
+                },
+            ) => {
+                self.version_initial_config(config_version);
                 self.on_newleader(epoch, last_zxid)
             }
             (
@@ -116,7 +124,8 @@ impl Replica {
                 Message::Proposal { entry, .. },
             ) => self.on_proposal(epoch, entry),
             (Phase::AwaitUpToDate { .. } | Phase::Active { .. }, Message::Commit { zxid, .. }) => {
-                self.commit_to(zxid)
+                self.commit_to(zxid);
+                self.reelect_if_reconfigured();
             }
             (Phase::AwaitUpToDate { epoch }, Message::UpToDate { committed, .. }) => {
                 if let Some(f) = self.follower() {
@@ -124,6 +133,7 @@ impl Replica {
                 }
                 tracing::debug!(id = self.cfg.id, leader = from, epoch, "up to date");
                 self.commit_to(committed);
+                self.reelect_if_reconfigured();
             }
             (Phase::Active { .. }, Message::SyncReply { id, zxid, .. }) => {
                 self.on_sync_reply(id, zxid)

@@ -325,6 +325,7 @@ impl Replica {
             .collect();
         // Our own NEWLEADER: the epoch is current once durable, with our whole log.
         self.set_epochs(epoch, epoch);
+        self.version_initial_config(make_zxid(epoch, 0));
         self.after_durable(Deferred::Local(Local::AckNewLeader));
         for (p, last) in waiting {
             self.start_sync(p, last);
@@ -362,11 +363,13 @@ impl Replica {
                 entries,
             },
         );
+        let config_version = self.cfg.quorum.as_ref().map_or(0, |q| q.version);
         self.send(
             to,
             Message::NewLeader {
                 epoch,
                 last_zxid: last,
+                config_version,
             },
         );
     }
@@ -401,7 +404,10 @@ impl Replica {
             return;
         }
         let acks: Vec<ServerId> = l.newleader_acks.iter().copied().collect();
-        if !acks.contains(&id) || !self.is_quorum(&acks) {
+        // A reconfig in our log that is not known committed needs its new voters too: the
+        // whole log commits below.
+        let pending_ok = self.pending_quorum(i64::MAX, &acks);
+        if !acks.contains(&id) || !self.is_quorum(&acks) || !pending_ok {
             return;
         }
         let Some(l) = self.leader() else { return };
@@ -445,6 +451,7 @@ impl Replica {
                 },
             );
         }
+        self.reelect_if_reconfigured();
     }
 
     fn try_commit(&mut self) {
@@ -471,7 +478,8 @@ impl Replica {
                 .filter(|(_, z)| *z >= c)
                 .map(|(p, _)| *p)
                 .collect();
-            if self.is_quorum(&holders) {
+            // While a reconfig is pending, the new voters must hold it too.
+            if self.is_quorum(&holders) && self.pending_quorum(c, &holders) {
                 point = c;
                 break;
             }
@@ -479,14 +487,30 @@ impl Replica {
         if point <= self.committed {
             return;
         }
-        self.commit_to(point);
         let Some(l) = self.leader() else { return };
         let to: Vec<ServerId> = l.receiving().collect();
         for p in to {
             self.send(p, Message::Commit { epoch, zxid: point });
         }
+        self.commit_to(point);
         // After the COMMITs, so a learner applies before it hears its sync is done.
         self.release_syncs();
+        self.reelect_if_reconfigured();
+    }
+
+    /// Leader: the learners synced and heard from within `sync_limit_ms` (ZooKeeper's
+    /// `LearnerHandler.synced()`).
+    pub(super) fn synced_learners(&self) -> BTreeSet<ServerId> {
+        let (now, limit) = (self.now, self.cfg.sync_limit_ms);
+        match &self.role {
+            Role::Leading(l) => l
+                .learners
+                .iter()
+                .filter(|(_, x)| x.state == LearnerState::Active && now - x.last_heard <= limit)
+                .map(|(p, _)| *p)
+                .collect(),
+            _ => BTreeSet::new(),
+        }
     }
 
     /// Sends the next ping round at once (a sync waits for a quorum to answer one).

@@ -17,6 +17,9 @@ pub struct DurableState {
     pub current_epoch: u32,
     /// Every logged txn, in zxid order.
     pub log: Vec<LoggedTxn>,
+    /// The last membership a committed reconfig activated, in ZooKeeper's dynamic config
+    /// format (`None`: the configured one).
+    pub config: Option<String>,
 }
 
 impl DurableState {
@@ -30,6 +33,7 @@ impl DurableState {
                 self.accepted_epoch = *accepted;
                 self.current_epoch = *current;
             }
+            PersistOp::Config(text) => self.config = Some(text.clone()),
         }
     }
 }
@@ -46,6 +50,8 @@ pub enum PersistOp {
     },
     /// Replace the whole log (a SNAP sync).
     Replace(Vec<LoggedTxn>),
+    /// Replace the active membership (ZooKeeper's dynamic config file), atomically.
+    Config(String),
     /// Write both epoch files, atomically.
     Epochs {
         /// `acceptedEpoch`.

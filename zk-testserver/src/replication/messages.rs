@@ -61,6 +61,9 @@ pub enum Message {
         vote: Vote,
         /// Its election round (`logicalclock`).
         round: u64,
+        /// Its active membership in ZooKeeper's format, if it has one: a LOOKING member that
+        /// missed a reconfig adopts a newer one (ZooKeeper's notifications carry it too).
+        config: Option<String>,
     },
     /// Discovery, follower to leader: FOLLOWERINFO.
     FollowerInfo {
@@ -104,6 +107,8 @@ pub enum Message {
         epoch: u32,
         /// The leader's last zxid when it sent this (what the follower now holds).
         last_zxid: i64,
+        /// The version of the leader's membership (0 if it has none with addresses).
+        config_version: i64,
     },
     /// Synchronization: the follower's durable acknowledgement of NEWLEADER.
     AckNewLeader {

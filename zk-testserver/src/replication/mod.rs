@@ -40,6 +40,8 @@ mod follower;
 mod leader;
 mod log;
 mod messages;
+mod quorum;
+mod reconfig;
 mod requests;
 mod sessions;
 #[cfg(test)]
@@ -51,6 +53,7 @@ use crate::session::SessionTracker;
 
 pub use log::{DurableState, PersistOp};
 pub use messages::{counter_of, epoch_of, make_zxid, Message, PeerState, ServerId, SyncMode, Vote};
+pub use quorum::{QuorumConfig, ServerSpec};
 
 use crate::txn::{LoggedTxn, Txn};
 use election::Election;
@@ -79,9 +82,22 @@ pub struct ReplicaConfig {
     pub sync_limit_ms: i64,
     /// A follower missing more than this many txns gets a SNAP instead of a DIFF.
     pub snap_threshold: usize,
+    /// The membership with addresses and version (ZooKeeper's dynamic config), needed for
+    /// `/zookeeper/config` and `reconfig`. When set, it decides `voters` and `observers`;
+    /// a committed reconfig replaces it.
+    pub quorum: Option<QuorumConfig>,
 }
 
 impl ReplicaConfig {
+    /// Sets the membership with addresses (see [`ReplicaConfig::quorum`]); `voters` and
+    /// `observers` follow it.
+    pub fn with_quorum(mut self, quorum: QuorumConfig) -> Self {
+        self.voters = quorum.voters();
+        self.observers = quorum.observers();
+        self.quorum = Some(quorum);
+        self
+    }
+
     /// Adds observers (non-voting members).
     pub fn with_observers(mut self, observers: impl IntoIterator<Item = ServerId>) -> Self {
         self.observers = observers.into_iter().collect();
@@ -109,6 +125,7 @@ impl ReplicaConfig {
             init_limit_ms: 100,
             sync_limit_ms: 50,
             snap_threshold: 1000,
+            quorum: None,
         }
     }
 }
@@ -149,6 +166,9 @@ pub enum Output {
         /// The encoded request, as the forwarding member's layer made it.
         payload: bytes::Bytes,
     },
+    /// A committed reconfig made this membership active (after its txn's [`Output::Apply`]):
+    /// the driver connects to the members it did not know.
+    Reconfigured(QuorumConfig),
     /// A [`Replica::sync`] finished: `ok` if this member has now applied everything the leader
     /// had proposed when the sync reached it; false if the leader was lost first.
     Synced {
@@ -223,6 +243,9 @@ pub struct Replica {
     touches: BTreeSet<i64>,
     /// Set if the log was ever given a gap (a bug; reported by `check_invariants`).
     broken: Option<String>,
+    /// A committed reconfig removed the leader this member follows (or this one): elect
+    /// again once the commit has been handled.
+    reelect: bool,
 }
 
 impl Replica {
@@ -255,7 +278,9 @@ impl Replica {
             touches: BTreeSet::new(),
             leader_syncs: Vec::new(),
             learner_syncs: Vec::new(),
+            reelect: false,
         };
+        r.restore_config(durable.config.as_deref());
         r.sessions = Replica::new_tracker(r.cfg.tick_ms);
         r.become_looking();
         r
@@ -344,13 +369,35 @@ impl Replica {
     /// Handles a message from `from`.
     pub fn step(&mut self, from: ServerId, msg: Message, now: i64) {
         self.now = now.max(self.now);
-        if from == self.cfg.id || !self.cfg.is_member(from) {
-            tracing::debug!(from, "message from a non-member ignored");
+        if from == self.cfg.id {
             return;
         }
-        if let Message::Notification { state, vote, round } = msg {
+        if let Message::Notification {
+            state,
+            vote,
+            round,
+            config,
+        } = msg
+        {
+            if let Some(text) = config {
+                self.adopt_config(&text);
+            }
+            // A server outside our view (one joining) only asks who leads, like an observer.
+            let state = if state == PeerState::Looking && !self.cfg.voters.contains(&from) {
+                PeerState::Observing
+            } else {
+                state
+            };
             self.on_notification(from, state, vote, round);
             return;
+        }
+        if !self.cfg.is_member(from) && !matches!(self.role, Role::Leading(_)) {
+            // A leader syncs servers outside its view: they join as non-voting learners
+            // until a reconfig adds them. Anyone else hears only its leader.
+            if !matches!(&self.role, Role::Following(f) if f.leader() == from) {
+                tracing::debug!(from, "message from a non-member ignored");
+                return;
+            }
         }
         match self.role {
             Role::Looking(_) => {}
@@ -482,7 +529,7 @@ impl Replica {
         self.persist(PersistOp::Append(entries));
     }
 
-    fn is_quorum<'a>(&self, members: impl IntoIterator<Item = &'a ServerId>) -> bool {
+    pub(super) fn is_quorum<'a>(&self, members: impl IntoIterator<Item = &'a ServerId>) -> bool {
         let n = members
             .into_iter()
             .filter(|m| self.cfg.voters.contains(m))
@@ -510,8 +557,12 @@ impl Replica {
         while self.applied < self.log.len() && self.log.entries()[self.applied].zxid <= zxid {
             let entry = self.log.entries()[self.applied].clone();
             self.track_sessions(&entry.txn);
+            let config = reconfig::config_of(&entry);
             self.out.push(Output::Apply(entry));
             self.applied += 1;
+            if let Some(config) = config {
+                self.activate(config);
+            }
         }
     }
 

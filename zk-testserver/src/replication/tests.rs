@@ -61,7 +61,7 @@ impl Cluster {
                 }
                 Output::Persist { seq, op } => self.queued[i].push_back((seq, op)),
                 Output::Apply(t) => self.applied[i].push(t),
-                Output::Established { .. } | Output::Role(_) => {}
+                Output::Established { .. } | Output::Role(_) | Output::Reconfigured(_) => {}
                 Output::Request {
                     from,
                     session_id,
@@ -236,11 +236,13 @@ fn the_member_with_the_latest_history_wins() {
         accepted_epoch: 1,
         current_epoch: 1,
         log: vec![entry.clone()],
+        config: None,
     };
     let behind = DurableState {
         accepted_epoch: 1,
         current_epoch: 1,
         log: vec![],
+        config: None,
     };
     let mut c = Cluster::new(3);
     for (i, d) in [ahead, behind.clone(), behind].into_iter().enumerate() {
@@ -274,11 +276,13 @@ fn a_follower_with_an_uncommitted_tail_is_truncated() {
         accepted_epoch: 1,
         current_epoch: 1,
         log: vec![common.clone(), mk(make_zxid(1, 2))],
+        config: None,
     };
     let moved = DurableState {
         accepted_epoch: 2,
         current_epoch: 2,
         log: vec![common.clone(), mk(make_zxid(2, 1))],
+        config: None,
     };
     let mut c = Cluster::new(3);
     for (i, d) in [moved.clone(), moved, tail].into_iter().enumerate() {
@@ -456,6 +460,7 @@ fn a_member_that_accepted_a_later_epoch_still_rejoins() {
             accepted_epoch: if id == 1 { 5 } else { 1 },
             current_epoch: 1,
             log: vec![],
+            config: None,
         };
         c.replicas[i] = Replica::new(ReplicaConfig::fast(id, 1..=3), d.clone(), 0);
         c.disks[i] = d;
@@ -479,5 +484,143 @@ fn a_member_that_accepted_a_later_epoch_still_rejoins() {
             i + 1,
             c.replicas[i].state()
         );
+    }
+}
+
+/// Members 1..=n on made-up loopback ports, version 0.
+fn quorum_of(n: u64) -> QuorumConfig {
+    let lines: Vec<String> = (1..=n)
+        .map(|id| {
+            format!(
+                "server.{id}=127.0.0.1:{}:{};{}",
+                100 + id,
+                200 + id,
+                300 + id
+            )
+        })
+        .collect();
+    QuorumConfig::parse(&lines.join("\n")).expect("config")
+}
+
+fn reconfig_txn(next: &QuorumConfig) -> Txn {
+    Txn::SetData {
+        path: crate::tree::CONFIG_NODE.into(),
+        data: Some(next.to_string().into()),
+        version: -1,
+    }
+}
+
+fn reconfig_cluster(n: u64) -> Cluster {
+    let mut c = Cluster::new(n);
+    let q = quorum_of(n);
+    for id in 1..=n {
+        let cfg = ReplicaConfig::fast(id, 1..=n).with_quorum(q.clone());
+        c.replicas[id as usize - 1] = Replica::new(cfg, DurableState::default(), 0);
+    }
+    c.inbox.clear();
+    for i in 0..n as usize {
+        c.collect(i);
+    }
+    c.settle(2_000);
+    c
+}
+
+#[test]
+fn a_reconfig_commits_with_both_quorums_and_is_persisted_everywhere() {
+    let mut c = reconfig_cluster(3);
+    let l = c.leader().expect("a leader");
+    let version = make_zxid(1, 0);
+    assert_eq!(
+        c.replicas[l].quorum_config().map(|q| q.version),
+        Some(version)
+    );
+    let zxid = c.replicas[l].next_zxid().expect("leads");
+    let r = &c.replicas[l];
+    assert_eq!(
+        r.prepare_reconfig(None, Some("1"), None, 5, zxid),
+        Err(zk_proto::ErrorCode::BadVersion)
+    );
+    // Adding a fourth voter: 3 of the 4 new voters are synced.
+    let next = r
+        .prepare_reconfig(
+            Some("server.4=127.0.0.1:104:204;304"),
+            None,
+            None,
+            version,
+            zxid,
+        )
+        .expect("a new config");
+    assert_eq!(next.voters(), [1, 2, 3, 4].into());
+    assert_eq!(
+        c.replicas[l].propose(0, reconfig_txn(&next), c.now),
+        Some(zxid)
+    );
+    c.collect(l);
+    c.settle(2_000);
+    for i in 0..3 {
+        assert_eq!(c.replicas[i].quorum_config(), Some(&next), "member {i}");
+        assert_eq!(c.replicas[i].config().voters, [1, 2, 3, 4].into());
+        assert_eq!(
+            c.disks[i].config.as_deref(),
+            Some(next.to_string().as_str())
+        );
+        // A restart starts from the persisted membership.
+        let cfg = ReplicaConfig::fast(i as u64 + 1, 1..=3).with_quorum(quorum_of(3));
+        let again = Replica::new(cfg, c.disks[i].clone(), c.now);
+        assert_eq!(again.quorum_config(), Some(&next));
+    }
+}
+
+#[test]
+fn a_pending_reconfig_without_the_new_quorum_blocks_commits_and_further_reconfigs() {
+    let mut c = reconfig_cluster(3);
+    let l = c.leader().expect("a leader");
+    let leader_id = l as u64 + 1;
+    let others: Vec<String> = (1..=3)
+        .filter(|&i| i != leader_id)
+        .map(|i| i.to_string())
+        .collect();
+    let ghosts = "server.8=127.0.0.1:108:208;308,server.9=127.0.0.1:109:209;309";
+    let zxid = c.replicas[l].next_zxid().expect("leads");
+    // The new voters would be the leader and two servers nobody runs.
+    let leaving = others.join(",");
+    assert_eq!(
+        c.replicas[l].prepare_reconfig(Some(ghosts), Some(&leaving), None, -1, zxid),
+        Err(zk_proto::ErrorCode::NewConfigNoQuorum)
+    );
+    // Proposed anyway (as if they had been synced): the old voters ack, the new ones cannot.
+    let version = c.replicas[l].quorum_config().expect("config").version;
+    let next = c.replicas[l]
+        .quorum_config()
+        .expect("config")
+        .apply_request(Some(ghosts), Some(&leaving), None, zxid)
+        .expect("a config");
+    c.replicas[l].propose(0, reconfig_txn(&next), c.now);
+    c.collect(l);
+    c.settle(2_000);
+    let later = c.replicas[l]
+        .propose(0, create(1), c.now)
+        .expect("proposes");
+    c.collect(l);
+    c.settle(2_000);
+    for i in 0..3 {
+        assert!(c.applied[i].iter().all(|t| t.zxid < zxid), "member {i}");
+        assert!(c.replicas[i].committed() < zxid);
+    }
+    assert!(later > zxid);
+    let r = &c.replicas[l];
+    assert_eq!(r.quorum_config().map(|q| q.version), Some(version));
+    assert_eq!(r.last_seen_config().map(|q| q.version), Some(zxid));
+    assert_eq!(
+        r.prepare_reconfig(None, Some("1"), None, -1, later + 1),
+        Err(zk_proto::ErrorCode::ReconfigInProgress)
+    );
+    // The leader fails: the old voters hold the reconfig, but a new leader cannot commit it
+    // (nor anything after it) without a quorum of its new voters.
+    c.down.insert(l);
+    c.settle(5_000);
+    for i in (0..3).filter(|&i| i != l) {
+        assert_eq!(c.replicas[i].established_epoch(), None, "member {i}");
+        assert!(c.replicas[i].committed() < zxid, "member {i}");
     }
 }

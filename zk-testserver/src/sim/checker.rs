@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::replication::{epoch_of, DurableState, PersistOp, ServerId};
+use crate::replication::{epoch_of, DurableState, PersistOp, QuorumConfig, ServerId};
 use crate::txn::LoggedTxn;
 
 /// The one committed history every member must agree with, and what has been promised.
@@ -113,6 +113,17 @@ impl Checker {
                 }
                 if current > accepted {
                     return fail("current epoch above accepted epoch".into());
+                }
+            }
+            PersistOp::Config(text) => {
+                let next = QuorumConfig::parse(text).map(|c| c.version);
+                let now = disk.config.as_deref().and_then(QuorumConfig::parse);
+                match (next, now) {
+                    (None, _) => return fail(format!("unreadable config {text:?}")),
+                    (Some(v), Some(c)) if v <= c.version => {
+                        return fail(format!("config version went back to {v:#x}"))
+                    }
+                    _ => {}
                 }
             }
         }

@@ -13,6 +13,7 @@ mod clients;
 mod faults;
 mod members;
 mod network;
+mod reconfig;
 mod rng;
 #[cfg(test)]
 mod tests;
@@ -170,6 +171,8 @@ pub(crate) struct Summary {
     pub(crate) ephemerals: usize,
     /// Syncs that succeeded (each checked against the writes acknowledged before it).
     pub(crate) syncs: u64,
+    /// Reconfigs proposed (an observer made a voter or back).
+    pub(crate) reconfigs: u64,
     pub(crate) end_ms: i64,
 }
 
@@ -178,6 +181,8 @@ pub(crate) struct Summary {
 pub(crate) struct Sim {
     cfg: SimConfig,
     rng: Rng,
+    /// Draws reconfigs (apart, so the other draws of a seed stay as they were).
+    reconfig_rng: Rng,
     now: i64,
     seq: u64,
     events: BinaryHeap<Reverse<Scheduled>>,
@@ -203,7 +208,7 @@ pub(crate) struct Sim {
 
 fn replica_config(id: ServerId, voters: usize, observers: usize) -> ReplicaConfig {
     let v = voters as ServerId;
-    ReplicaConfig::fast(id, 1..=v).with_observers(v + 1..=v + observers as ServerId)
+    ReplicaConfig::fast(id, 1..=v).with_quorum(reconfig::initial(voters, observers))
 }
 
 impl Sim {
@@ -233,6 +238,7 @@ impl Sim {
         Sim {
             cfg,
             rng: Rng::new(seed),
+            reconfig_rng: Rng::new(seed ^ 0x5eed_c0f1),
             now: 0,
             seq: 0,
             events: BinaryHeap::new(),
@@ -451,6 +457,7 @@ impl Sim {
             Event::Write => {
                 if !self.settling {
                     self.write()?;
+                    self.maybe_reconfig()?;
                     self.after(self.cfg.write_every, Event::Write);
                 }
                 Ok(())
@@ -512,6 +519,7 @@ impl Sim {
                     ..
                 } => self.forwarded_write(i, session_id, &payload)?,
                 Output::Synced { id: sync, ok } => self.synced(i, sync, ok)?,
+                Output::Reconfigured(_) => {}
             }
         }
         // A member that no longer leads answers its pending writes with a connection loss.

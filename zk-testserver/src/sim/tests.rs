@@ -53,11 +53,12 @@ fn seeds() {
         total.expired += s.expired;
         total.ephemerals += s.ephemerals;
         total.syncs += s.syncs;
+        total.reconfigs += s.reconfigs;
     }
     eprintln!(
         "{count} seeds from {first}: {} steps, {} txns committed, {} writes acknowledged, {} \
          epochs, {} crashes, {} partitions, {} pauses, {} sessions ({} expired by a leader), {} ephemerals, {} \
-         syncs",
+         syncs, {} reconfigs",
         total.steps,
         total.committed,
         total.acked,
@@ -68,9 +69,14 @@ fn seeds() {
         total.sessions,
         total.expired,
         total.ephemerals,
-        total.syncs
+        total.syncs,
+        total.reconfigs
     );
     assert!(count < 20 || total.expired > 0, "no session ever expired");
+    assert!(
+        count < 20 || total.reconfigs > 0,
+        "no reconfig was ever proposed"
+    );
     assert!(
         count == 0 || total.acked > 0,
         "no write was ever acknowledged"

@@ -10,6 +10,7 @@ mod kazoo_harness;
 mod links;
 mod nemesis;
 mod read_only;
+mod reconfig;
 mod restart;
 mod sessions;
 mod support;
