@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 
-use super::Ensemble;
+use super::{Ensemble, Slot};
 use crate::ensemble::SecurePort;
 use crate::four_letter::QuorumConf;
 use crate::replication::{ReplicaConfig, ServerId};
@@ -27,8 +27,9 @@ impl Ensemble {
         self.slot(id).secure_addr
     }
 
-    /// What `conf` shows of member `id`: the limits in ticks, its quorum port, and a server
-    /// line per member (election port 0: elections travel on the quorum port here).
+    /// What `conf` shows of member `id`: the limits in ticks, its ports, and a server line
+    /// per member (the election port is reserved for the `server.N` spec; elections travel
+    /// on the quorum port here).
     pub(super) fn quorum_conf(&self, id: ServerId, replica: &ReplicaConfig) -> QuorumConf {
         let tick = replica.tick_ms.max(1);
         let ticks = |ms: i64| u32::try_from(ms / tick).unwrap_or(u32::MAX);
@@ -40,7 +41,7 @@ impl Ensemble {
                     i,
                     &s.peer_addr.ip().to_string(),
                     s.peer_addr.port(),
-                    0,
+                    election_port(s),
                     i > self.spec.members as ServerId,
                     Some((&s.client_addr.ip().to_string(), s.client_addr.port())),
                 )
@@ -49,7 +50,7 @@ impl Ensemble {
         QuorumConf {
             init_limit: ticks(replica.init_limit_ms),
             sync_limit: ticks(replica.sync_limit_ms),
-            election_port: 0,
+            election_port: election_port(&self.slots[&id]),
             quorum_port: self.slots[&id].peer_addr.port(),
             observer: id > self.spec.members as ServerId,
             servers,
@@ -78,4 +79,9 @@ impl Ensemble {
         );
         Ok(Some(SecurePort { listener, tls }))
     }
+}
+
+/// The election port a member's `server.N` spec names.
+fn election_port(slot: &Slot) -> u16 {
+    slot._election.local_addr().map_or(0, |a| a.port())
 }

@@ -57,11 +57,13 @@ impl Member {
     /// A member starting from its durable state. The core's session ids carry the member's
     /// id in their top byte; `core.secret` must be the same on every member.
     pub fn new(
-        replica: ReplicaConfig,
+        mut replica: ReplicaConfig,
         mut core: CoreConfig,
         durable: DurableState,
         now: i64,
     ) -> Member {
+        // As ZooKeeper: without reconfigEnabled the static membership keeps version 0.
+        replica.version_initial_config = core.reconfig_enabled;
         core.myid = u8::try_from(replica.id).unwrap_or(u8::MAX);
         core.read_only = false;
         let read_only_mode = core.read_only_mode_enabled;

@@ -86,6 +86,10 @@ pub struct ReplicaConfig {
     /// `/zookeeper/config` and `reconfig`. When set, it decides `voters` and `observers`;
     /// a committed reconfig replaces it.
     pub quorum: Option<QuorumConfig>,
+    /// Whether the first leader gives the initial membership (version 0) the version of its
+    /// epoch, as ZooKeeper does when `reconfigEnabled` is set; without it the static
+    /// membership keeps version 0, as ZooKeeper's `conf` and `/zookeeper/config` show.
+    pub version_initial_config: bool,
 }
 
 impl ReplicaConfig {
@@ -126,6 +130,7 @@ impl ReplicaConfig {
             sync_limit_ms: 50,
             snap_threshold: 1000,
             quorum: None,
+            version_initial_config: true,
         }
     }
 }

@@ -177,6 +177,9 @@ impl Replica {
     /// `epoch << 32` of the first leader's NEWLEADER (a leader passes it on in NEWLEADER).
     /// Versions of reconfig txns (counter above 0) are left alone.
     pub(super) fn version_initial_config(&mut self, version: i64) {
+        if !self.cfg.version_initial_config {
+            return;
+        }
         let Some(q) = self.cfg.quorum.as_ref() else {
             return;
         };

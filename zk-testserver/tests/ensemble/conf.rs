@@ -59,6 +59,7 @@ async fn members_report_the_quorum_in_conf() {
                 "{line}\n{conf}"
             );
         }
+        // Without reconfigEnabled the static membership keeps version 0, as in ZooKeeper.
         assert!(conf.ends_with("version=0"), "{conf}");
     }
 }
