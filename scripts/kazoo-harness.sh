@@ -59,7 +59,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 if [ "$SERVER" = rust ]; then
     if [ -n "${ZK_TESTSERVER_BIN:-}" ]; then
-        BIN="$ZK_TESTSERVER_BIN"
+        # Absolute: kazoo runs the server from its own working directory.
+        BIN="$(realpath "$ZK_TESTSERVER_BIN")"
     else
         log "building zk-testserver (release)"
         cargo build --release --locked -q -p zk-testserver --bin zk-testserver

@@ -155,6 +155,14 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Member `id`'s disk: `member-<id>` under the data directory, or a new one in memory.
+    fn disk_for(&self, id: ServerId) -> Disk {
+        match &self.data_dir {
+            Some(dir) => Disk::Dir(dir.join(format!("member-{id}"))),
+            None => Disk::Memory(MemoryDisk::new()),
+        }
+    }
+
     fn replica_config(&self, id: ServerId) -> ReplicaConfig {
         let voters = 1..=self.members as ServerId;
         let observers = self.members as ServerId + 1..=(self.members + self.observers) as ServerId;
@@ -204,10 +212,7 @@ impl EnsembleBuilder {
                 Some(l) => Some(l.local_addr().map_err(|e| ServerError::Bind(loopback, e))?),
                 None => None,
             };
-            let disk = match &self.data_dir {
-                Some(dir) => Disk::Dir(dir.join(format!("member-{id}"))),
-                None => Disk::Memory(MemoryDisk::new()),
-            };
+            let disk = self.disk_for(id);
             let client_addr = client
                 .local_addr()
                 .map_err(|e| ServerError::Bind(loopback, e))?;

@@ -3,8 +3,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use super::{spec_of, Disk, Ensemble, Slot};
-use crate::ensemble::MemoryDisk;
+use super::{spec_of, Ensemble, Slot};
 use crate::replication::{QuorumConfig, ServerId};
 use crate::server::ServerError;
 use crate::tree::CONFIG_NODE;
@@ -59,10 +58,7 @@ impl Ensemble {
         };
         let spec = spec_of(client_addr, peer_addr, &election, observer)?;
         config.servers.insert(id, spec.clone());
-        let disk = match &self.spec.data_dir {
-            Some(dir) => Disk::Dir(dir.join(format!("member-{id}"))),
-            None => Disk::Memory(MemoryDisk::new()),
-        };
+        let disk = self.spec.disk_for(id);
         self.slots.insert(
             id,
             Slot {

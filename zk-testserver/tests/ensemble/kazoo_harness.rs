@@ -3,15 +3,16 @@
 //! `zoo.cfg` per member (`server.N` lines, `peerType`, `secureClientPort` with JKS stores,
 //! the Netty connection factory, a SASL provider, `localSessionsEnabled`, ...), its JVM
 //! command line, and a representative subset of kazoo's tests: TLS through every member's
-//! secure port, sessions, expiry. The whole suite on 3 members (about 5 minutes) is
+//! secure port, sessions, expiry, and kazoo's reconfig tests (adding and removing an
+//! observer, bad input, reconfig without super auth). The whole suite on 3 members (about 5 minutes) is
 //! `ZOOKEEPER_CLUSTER_SIZE=3 scripts/kazoo-harness.sh --server rust`.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 /// The kazoo tests CI runs on 3 members.
-const SUBSET: &str =
-    "TestSSLClient or (TestClient and (test_create or test_session_expire or test_ensure_path))";
+const SUBSET: &str = "TestSSLClient or TestReconfig \
+     or (TestClient and (test_create or test_session_expire or test_ensure_path))";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
