@@ -91,6 +91,10 @@ impl Barrier {
 
     /// Waits until the barrier is removed (returns at once if it is not set). Cancel by
     /// dropping the future.
+    ///
+    /// It first `sync`s, so a barrier set by another client before this call is seen even
+    /// when this client's server lags behind the leader (ZooKeeper orders one client's reads
+    /// and writes, not different clients').
     pub async fn wait(&self) -> Result<()> {
         self.wait_until(None).await.map(|_| ())
     }
@@ -103,6 +107,17 @@ impl Barrier {
 
     async fn wait_until(&self, timeout: Option<Duration>) -> Result<bool> {
         let deadline = deadline_after(timeout);
+        let synced = until(
+            deadline,
+            retry(&self.client, || self.client.sync(&self.path)),
+        )
+        .await;
+        match synced {
+            None => return Ok(false),
+            Some(done) => {
+                done?;
+            }
+        }
         loop {
             let attempt = until(
                 deadline,
