@@ -177,6 +177,7 @@ async fn double_barrier_timed_enter_and_leave_end() {
         second.enter_timeout(Duration::from_millis(500)),
     );
     assert_eq!((x.unwrap(), y.unwrap()), (false, false));
+    a.sync(&path).await.unwrap();
     assert!(a.get_children(&path).await.unwrap().is_empty());
 
     // CURATOR-536: a timed leave returns even if another member never leaves.
@@ -196,6 +197,7 @@ async fn double_barrier_timed_enter_and_leave_end() {
     within(10, "the other leaves", second.leave())
         .await
         .unwrap();
+    a.sync(&path).await.unwrap();
     assert!(a.get_children(&path).await.unwrap().is_empty());
 }
 

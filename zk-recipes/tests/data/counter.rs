@@ -38,6 +38,7 @@ async fn shared_count_layout_and_compare_and_set() {
     assert_eq!(second.count(), 8);
     assert_eq!(second.add(5).await.unwrap(), 13);
     second.set_count(-2).await.unwrap();
+    a.sync(&path).await.unwrap();
     assert_eq!(
         &a.get_data(&path).await.unwrap().0[..],
         &(-2i32).to_be_bytes()
@@ -74,6 +75,7 @@ async fn shared_count_exact_under_contention() {
         within(60, "incrementing", task).await.unwrap();
     }
     let client = support::connect(&cluster).await;
+    client.sync(&path).await.unwrap();
     let (data, stat) = client.get_data(&path).await.unwrap();
     assert_eq!(&data[..], &150i32.to_be_bytes());
     // One version per successful increment, as with Curator.
@@ -262,6 +264,7 @@ async fn shared_count_under_random_connection_cuts() {
         ambiguous += a;
     }
     let client = support::connect(&cluster).await;
+    client.sync(&path).await.unwrap();
     let (data, _) = client.get_data(&path).await.unwrap();
     let total = i64::from(i32::from_be_bytes(data[..].try_into().unwrap()));
     eprintln!("{confirmed} confirmed, {ambiguous} ambiguous, count {total}");

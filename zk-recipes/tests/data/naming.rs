@@ -156,6 +156,7 @@ async fn registry_registers_discovers_and_replaces_stale_nodes() {
     );
     assert_eq!(found[0].metadata["zone"], "a");
     // curator-x-discovery's JSON, ephemeral.
+    other.sync(&format!("{base}/svc/inst-0")).await.unwrap();
     let (data, stat) = other.get_data(&format!("{base}/svc/inst-0")).await.unwrap();
     assert_eq!(stat.ephemeral_owner, client.session_id().0);
     let json: serde_json::Value = serde_json::from_slice(&data).unwrap();

@@ -21,6 +21,7 @@ async fn persistent_node_comes_back_after_deletion() {
     let node = PersistentNode::new(&client, &path, CreateMode::Ephemeral, b"up").unwrap();
     assert!(node.wait_for_initial_create(Duration::from_secs(10)).await);
     assert_eq!(node.path().as_deref(), Some(path.as_str()));
+    other.sync(&path).await.unwrap();
     let (data, stat) = other.get_data(&path).await.unwrap();
     assert_eq!(
         (&data[..], stat.ephemeral_owner),
@@ -41,8 +42,10 @@ async fn persistent_node_comes_back_after_deletion() {
         .await;
     }
     node.set_data(b"busy").await.unwrap();
+    other.sync(&path).await.unwrap();
     assert_eq!(&other.get_data(&path).await.unwrap().0[..], b"busy");
     node.close().await.unwrap();
+    other.sync(&path).await.unwrap();
     assert!(other.exists(&path).await.unwrap().is_none());
 
     // An existing node is taken over with our data; dropping the handle deletes it.
@@ -52,6 +55,7 @@ async fn persistent_node_comes_back_after_deletion() {
         .unwrap();
     let node = PersistentNode::new(&client, &path, CreateMode::Persistent, b"ours").unwrap();
     assert!(node.wait_for_initial_create(Duration::from_secs(10)).await);
+    other.sync(&path).await.unwrap();
     assert_eq!(&other.get_data(&path).await.unwrap().0[..], b"ours");
     drop(node);
     within(10, "deleted on drop", async {

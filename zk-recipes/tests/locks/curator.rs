@@ -139,6 +139,7 @@ async fn curator_and_zk_recipes_share_one_mutex() {
         }
     })
     .await;
+    c[0].sync(&counter).await.unwrap();
     let (data, _) = c[0].get_data(&counter).await.unwrap();
     assert_eq!(&data[..], (5 * rounds).to_string().as_bytes());
 }
@@ -267,6 +268,7 @@ async fn curator_shared_count_and_zk_recipes_agree_on_the_layout() {
         }
     })
     .await;
+    c[0].sync(&count).await.unwrap();
     let (data, _) = c[0].get_data(&count).await.unwrap();
     let value = i32::from_be_bytes(data[..].try_into().expect("4 bytes"));
     let unknown = unknown.load(Ordering::SeqCst) as i32;

@@ -142,6 +142,7 @@ async fn a_renewed_session_never_acquires_on_its_old_node() {
         .unwrap();
     assert_eq!(guard.token().session(), client.session_id());
     assert!(!guard.token().path().ends_with(&old_node));
+    other.sync(guard.token().path()).await.unwrap();
     let (_, stat) = other.get_data(guard.token().path()).await.unwrap();
     assert_eq!(stat.ephemeral_owner, client.session_id().0);
     // The stale node was ours: it is gone, though its session still lives.

@@ -178,6 +178,7 @@ async fn a_deleted_latch_node_or_directory_is_recreated() {
     })
     .await;
     assert_ne!(third.path(), second.path());
+    c[1].sync(third.path()).await.unwrap();
     assert!(c[1].exists(third.path()).await.unwrap().is_some());
     latch.close().await;
 }

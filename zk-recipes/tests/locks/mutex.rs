@@ -129,6 +129,7 @@ async fn mutex_contention_of_ten_clients() {
     })
     .await;
     assert_eq!(overlaps.load(Ordering::SeqCst), 0);
+    c[0].sync(&counter).await.unwrap();
     let (data, _) = c[0].get_data(&counter).await.unwrap();
     assert_eq!(&data[..], (10 * rounds).to_string().as_bytes());
     assert!(children(&c[0], &dir).await.is_empty());
@@ -248,6 +249,7 @@ async fn fenced_writes_of_a_lost_lock_are_refused() {
         .fenced_multi(&[Op::set_data(data.clone(), b"old".to_vec(), None)])
         .await;
     assert!(matches!(refused, Err(Error::Fenced { .. })), "{refused:?}");
+    c[0].sync(&data).await.unwrap();
     assert_eq!(&c[0].get_data(&data).await.unwrap().0[..], b"new");
     assert!(new.token().czxid() > old.token().czxid());
     // A failing op of the caller's is reported at its own index.
