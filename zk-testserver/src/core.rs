@@ -685,22 +685,13 @@ impl ServerCore {
     }
 
     fn delete_expired_containers(&mut self, now: i64) {
-        let super_id = [Id::new("super", "")];
         for path in self.container_candidates(now) {
-            let ctx = PrepContext {
-                session_id: 0,
-                auth: &super_id,
-                extended_types: self.cfg.extended_types,
-                reconfig_enabled: false,
-            };
-            let request = Request::DeleteContainer(zk_proto::DeleteContainerRequest { path });
-            if let Some(txn @ Txn::Delete { .. }) =
-                prep::prepare(&self.tree, &mut self.pending, &ctx, &request, self.zxid + 1)
-            {
-                tracing::debug!(?txn, "deleting expired container/TTL node");
-                self.commit(0, txn, now);
-            } else {
-                self.pending.clear();
+            match self.prepare_container_delete(path, self.zxid + 1) {
+                Some(txn) => {
+                    tracing::debug!(?txn, "deleting expired container/TTL node");
+                    self.commit(0, txn, now);
+                }
+                None => self.pending.clear(),
             }
         }
     }

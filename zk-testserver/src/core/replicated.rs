@@ -524,9 +524,10 @@ impl ServerCore {
         self.close_conn(conn);
     }
 
-    /// Leader: the delete of an expired container or TTL node (from
+    /// The delete of an expired container or TTL node (from
     /// [`ServerCore::container_candidates`]) prepared for `zxid`, or `None` if it is no longer
-    /// one (a pending change revived or removed it).
+    /// one (a pending change revived or removed it). Used by a standalone server and by an
+    /// ensemble's leader.
     pub fn prepare_container_delete(&mut self, path: String, zxid: i64) -> Option<Txn> {
         let super_id = [Id::new("super", "")];
         let ctx = PrepContext {

@@ -202,16 +202,7 @@ impl EnsembleBuilder {
         }
         let mut slots = BTreeMap::new();
         for (&id, (client, peer)) in &listeners {
-            let secure_listener = match tls {
-                Some(_) => {
-                    Some(TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?)
-                }
-                None => None,
-            };
-            let secure_addr = match &secure_listener {
-                Some(l) => Some(l.local_addr().map_err(|e| ServerError::Bind(loopback, e))?),
-                None => None,
-            };
+            let (secure_listener, secure_addr) = bind_secure(tls.is_some())?;
             let disk = self.disk_for(id);
             let client_addr = client
                 .local_addr()
@@ -349,6 +340,20 @@ fn spec_of(
         observer,
         client: Some((client.ip().to_string(), client.port())),
     })
+}
+
+/// A loopback listener for a member's TLS client port and its address, when the ensemble
+/// serves TLS (`secure`).
+fn bind_secure(secure: bool) -> Result<(Option<TcpListener>, Option<SocketAddr>), ServerError> {
+    if !secure {
+        return Ok((None, None));
+    }
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = TcpListener::bind(loopback).map_err(|e| ServerError::Bind(loopback, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Bind(loopback, e))?;
+    Ok((Some(listener), Some(addr)))
 }
 
 fn is_leader(s: &MemberStatus) -> bool {

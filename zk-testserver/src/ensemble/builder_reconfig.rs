@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
-use super::{spec_of, Ensemble, Slot};
+use super::{bind_secure, spec_of, Ensemble, Slot};
 use crate::replication::{QuorumConfig, ServerId};
 use crate::server::ServerError;
 use crate::tree::CONFIG_NODE;
@@ -48,14 +48,7 @@ impl Ensemble {
         let (client, peer, election) = (bind()?, bind()?, bind()?);
         let addr = |l: &TcpListener| l.local_addr().map_err(|e| ServerError::Bind(loopback, e));
         let (client_addr, peer_addr) = (addr(&client)?, addr(&peer)?);
-        let secure_listener = match self.tls {
-            Some(_) => Some(bind()?),
-            None => None,
-        };
-        let secure_addr = match &secure_listener {
-            Some(l) => Some(addr(l)?),
-            None => None,
-        };
+        let (secure_listener, secure_addr) = bind_secure(self.tls.is_some())?;
         let spec = spec_of(client_addr, peer_addr, &election, observer)?;
         config.servers.insert(id, spec.clone());
         let disk = self.spec.disk_for(id);
