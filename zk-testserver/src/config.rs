@@ -54,6 +54,9 @@ pub struct ZooCfg {
     pub secure_client_port: Option<u16>,
     /// `clientPortAddress`.
     pub client_port_address: Option<IpAddr>,
+    /// `secureClientPortAddress` (default: every address, as in ZooKeeper, not
+    /// `clientPortAddress`).
+    pub secure_client_port_address: Option<IpAddr>,
     /// `maxClientCnxns` (default 60).
     pub max_client_cnxns: usize,
     /// `minSessionTimeout`.
@@ -231,6 +234,9 @@ impl ZooCfg {
             "clientPort" => self.client_port = Some(parse_num(key, value)?),
             "secureClientPort" => self.secure_client_port = Some(parse_num(key, value)?),
             "clientPortAddress" => self.client_port_address = Some(parse_num(key, value)?),
+            "secureClientPortAddress" => {
+                self.secure_client_port_address = Some(parse_num(key, value)?);
+            }
             "maxClientCnxns" => self.max_client_cnxns = parse_num(key, value)?,
             "minSessionTimeout" => self.min_session_timeout = Some(parse_num(key, value)?),
             "maxSessionTimeout" => self.max_session_timeout = Some(parse_num(key, value)?),
@@ -340,7 +346,19 @@ impl ZooCfg {
         Ok(store)
     }
 
+    /// ZooKeeper refuses `secureClientPortAddress` without `secureClientPort`.
+    pub(crate) fn check_secure_address(&self) -> Result<(), ConfigError> {
+        match (self.secure_client_port_address, self.secure_client_port) {
+            (Some(addr), None) => Err(ConfigError::Invalid {
+                key: "secureClientPortAddress".into(),
+                value: format!("{addr} is set but secureClientPort is not"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn tls_to_builder(&self, mut b: TestServerBuilder) -> Result<TestServerBuilder, ConfigError> {
+        self.check_secure_address()?;
         let (Some(port), Some(path)) = (self.secure_client_port, &self.ssl_key_store) else {
             if self.secure_client_port.is_some() {
                 tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
@@ -353,7 +371,10 @@ impl ZooCfg {
             &self.ssl_key_store_password,
             &self.ssl_key_store_type,
         )?;
-        b = b.tls_key_store(key_store, port);
+        b = b.tls_key_store(key_store, port).secure_host(
+            self.secure_client_port_address
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        );
         match (&self.ssl_trust_store, self.ssl_client_auth) {
             (Some(path), mode) => {
                 let trust = self.store(
@@ -534,6 +555,26 @@ mod tests {
         let b = cfg.to_builder().unwrap();
         assert_eq!(b.global_outstanding_limit, 50);
         assert_eq!(b.handshake_timeout, Duration::from_millis(700));
+    }
+
+    #[test]
+    fn secure_client_port_address_as_zookeeper_reads_it() {
+        let tls = "clientPort=2181\nclientPortAddress=127.0.0.1\nsecureClientPort=2281\n\
+                   ssl.keyStore.location=/k.pem\n";
+        // Without it the TLS port listens on every address, not on clientPortAddress.
+        let b = ZooCfg::parse(tls).unwrap().to_builder().unwrap();
+        assert_eq!(b.secure_listen_addr(), "0.0.0.0:2281".parse().unwrap());
+        assert_eq!(b.listen_addr(), "127.0.0.1:2181".parse().unwrap());
+        let cfg = ZooCfg::parse(&format!("{tls}secureClientPortAddress=127.0.0.2\n")).unwrap();
+        assert!(cfg.ignored.is_empty(), "{:?}", cfg.ignored);
+        let b = cfg.to_builder().unwrap();
+        assert_eq!(b.secure_listen_addr(), "127.0.0.2:2281".parse().unwrap());
+        // An address without the port is an error, as in ZooKeeper.
+        let cfg = ZooCfg::parse("clientPort=2181\nsecureClientPortAddress=127.0.0.2\n").unwrap();
+        assert!(matches!(
+            cfg.to_builder(),
+            Err(ConfigError::Invalid { ref key, .. }) if key == "secureClientPortAddress"
+        ));
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub fn render(core: &mut ServerCore, word: FourLetterWord, now: i64, view: &NetV
         FourLetterWord::Mntr => mntr(core, view),
         FourLetterWord::Conf => match &core.config().quorum {
             Some(q) => quorum_conf(core, q, view),
-            None => conf(core),
+            None => conf(core, view),
         },
         FourLetterWord::Envi => envi(),
         FourLetterWord::Cons => {
@@ -303,14 +303,52 @@ fn mntr(core: &ServerCore, view: &NetView) -> String {
         .collect()
 }
 
-fn conf(core: &ServerCore) -> String {
-    let cfg = core.config();
+/// `conf` on a standalone server, in the order and format of ZooKeeper 3.8's
+/// `ZooKeeperServer.dumpConf`, then any [`crate::TestServerBuilder::conf_entry`] lines.
+fn conf(core: &ServerCore, view: &NetView) -> String {
     let mut s = String::new();
-    for (k, v) in &cfg.conf_lines {
-        let _ = writeln!(s, "{k}={v}");
-    }
+    server_conf(&mut s, core, view);
     common_conf(&mut s, core);
+    for (k, v) in &core.config().conf_lines {
+        if !STANDARD_CONF_KEYS.contains(&k.as_str()) {
+            let _ = writeln!(s, "{k}={v}");
+        }
+    }
     s
+}
+
+/// The `conf_lines` keys every server's `conf` prints in its own place; the others are extra
+/// entries a test asked for.
+const STANDARD_CONF_KEYS: [&str; 4] = ["clientPort", "secureClientPort", "dataDir", "dataLogDir"];
+
+/// The start of every server's `conf`: the client ports (`secureClientPort=-1` when there is
+/// none) and the data directories with their `version-2` and sizes.
+fn server_conf(s: &mut String, core: &ServerCore, view: &NetView) {
+    let cfg = core.config();
+    let line = |key: &str| {
+        cfg.conf_lines
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let _ = writeln!(s, "clientPort={}", line("clientPort").unwrap_or("0"));
+    let _ = writeln!(
+        s,
+        "secureClientPort={}",
+        line("secureClientPort").unwrap_or("-1")
+    );
+    if let Some(dir) = line("dataDir") {
+        let log = line("dataLogDir").unwrap_or(dir);
+        let _ = write!(
+            s,
+            "dataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\n",
+            std::path::Path::new(dir).join("version-2").display(),
+            view.data_dir_bytes,
+            std::path::Path::new(log).join("version-2").display(),
+            view.log_dir_bytes
+        );
+    }
 }
 
 /// Settings every server's `conf` ends with, from `tickTime` to `serverId`.
@@ -333,32 +371,8 @@ fn common_conf(s: &mut String, core: &ServerCore) {
 /// `quorumPort`, `peerType` and the membership (the `server.N` lines and `version=`, without
 /// a final newline, as ZooKeeper prints it).
 fn quorum_conf(core: &ServerCore, q: &QuorumConf, view: &NetView) -> String {
-    let cfg = core.config();
-    let line = |key: &str| {
-        cfg.conf_lines
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
     let mut s = String::new();
-    let _ = writeln!(s, "clientPort={}", line("clientPort").unwrap_or("0"));
-    let _ = writeln!(
-        s,
-        "secureClientPort={}",
-        line("secureClientPort").unwrap_or("-1")
-    );
-    if let Some(dir) = line("dataDir") {
-        let log = line("dataLogDir").unwrap_or(dir);
-        let _ = write!(
-            s,
-            "dataDir={}\ndataDirSize={}\ndataLogDir={}\ndataLogSize={}\n",
-            std::path::Path::new(dir).join("version-2").display(),
-            view.data_dir_bytes,
-            std::path::Path::new(log).join("version-2").display(),
-            view.log_dir_bytes
-        );
-    }
+    server_conf(&mut s, core, view);
     common_conf(&mut s, core);
     let _ = write!(
         s,

@@ -328,8 +328,13 @@ impl ZooCfg {
             quorum.ip()
         };
         let tick = self.tick_time;
+        self.check_secure_address()?;
         let secure_client = match (self.secure_client_port, &self.ssl_key_store) {
-            (Some(port), Some(_)) => Some(SocketAddr::new(client.ip(), port)),
+            (Some(port), Some(_)) => Some(SocketAddr::new(
+                self.secure_client_port_address
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                port,
+            )),
             (Some(_), None) => {
                 tracing::warn!("secureClientPort without ssl.keyStore.location: TLS disabled");
                 None

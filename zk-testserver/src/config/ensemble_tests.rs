@@ -198,6 +198,20 @@ fn a_member_keeps_the_secure_port_and_connection_settings() {
     assert_eq!(q.election_port, 3889);
     assert!(!q.observer);
     assert_eq!(q.servers[2], "server.3=127.0.0.1:2890:3890:participant");
+    let c = cfg(
+        &format!("{text}secureClientPortAddress=127.0.0.3\n"),
+        Some(2),
+    );
+    let plan = c.member_plan().unwrap().unwrap();
+    assert_eq!(plan.secure_client, Some("127.0.0.3:2281".parse().unwrap()));
+    let c = cfg(
+        &format!("{THREE}secureClientPortAddress=127.0.0.3\n"),
+        Some(2),
+    );
+    assert!(
+        c.member_plan().is_err(),
+        "an address without secureClientPort"
+    );
     // Without a key store the secure port is off, as on a standalone server.
     let c = cfg(&format!("{THREE}secureClientPort=2281\n"), Some(2));
     assert_eq!(c.member_plan().unwrap().unwrap().secure_client, None);

@@ -77,6 +77,7 @@ pub struct TestServerBuilder {
     pub(crate) host: IpAddr,
     pub(crate) port: u16,
     pub(crate) secure_port: u16,
+    pub(crate) secure_host: Option<IpAddr>,
     pub(crate) tick_ms: i64,
     pub(crate) min_session_timeout_ms: Option<i32>,
     pub(crate) max_session_timeout_ms: Option<i32>,
@@ -115,6 +116,7 @@ impl Default for TestServerBuilder {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             secure_port: 0,
+            secure_host: None,
             tick_ms: 2000,
             min_session_timeout_ms: None,
             max_session_timeout_ms: None,
@@ -289,6 +291,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// The address the TLS port listens on (`secureClientPortAddress`; default: the
+    /// [`host`](Self::host) of the plain port).
+    pub fn secure_host(mut self, host: IpAddr) -> Self {
+        self.secure_host = Some(host);
+        self
+    }
+
     /// Authenticates TLS clients against the CAs of a trust store (PEM, JKS or PKCS#12;
     /// `ssl.trustStore.*` with `ssl.clientAuth`). A verified client certificate gives the
     /// connection the `x509` identity of its subject.
@@ -385,7 +394,7 @@ impl TestServerBuilder {
     }
 
     pub(crate) fn secure_listen_addr(&self) -> SocketAddr {
-        SocketAddr::new(self.host, self.secure_port)
+        SocketAddr::new(self.secure_host.unwrap_or(self.host), self.secure_port)
     }
 
     pub(crate) fn tls_acceptor(&self) -> Result<Option<tokio_rustls::TlsAcceptor>, ServerError> {
@@ -437,15 +446,9 @@ impl TestServerBuilder {
             u64::try_from(self.handshake_timeout.as_millis()).unwrap_or(u64::MAX);
         cfg.max_frame = self.max_frame;
         cfg.global_outstanding_limit = self.global_outstanding_limit;
-        let mut conf = vec![
-            ("clientPort".to_string(), addr.port().to_string()),
-            ("clientPortAddress".to_string(), addr.ip().to_string()),
-        ];
+        let mut conf = vec![("clientPort".to_string(), addr.port().to_string())];
         if let Some(s) = secure {
             conf.push(("secureClientPort".to_string(), s.port().to_string()));
-        }
-        if cfg.read_only_mode_enabled {
-            conf.push(("readonlymode.enabled".to_string(), "true".to_string()));
         }
         if let Some(dir) = &self.data_dir {
             conf.push(("dataDir".to_string(), dir.display().to_string()));

@@ -135,7 +135,7 @@ async fn wires_tls_client_auth_and_read_only_mode() {
     assert_eq!(ask(addr, "isro").await, "rw");
     assert!(ask(addr, "conf")
         .await
-        .contains("readonlymode.enabled=true"));
+        .contains(&format!("\nsecureClientPort={secure_port}\n")));
     assert!(
         connects(&pki, secure, As::Trusted).await,
         "CA-signed client"
@@ -177,4 +177,63 @@ fn refuses_a_member_config_without_a_listed_myid() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("3 is not in the server list"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `conf` on the standalone binary: real ZooKeeper 3.8 is started from its `zoo.cfg`, then our
+/// binary from the same file (same port, a data directory of its own); the answers are the
+/// same text but for the data directories and their sizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_conf_matches_real_zookeeper() {
+    use zk_testserver::real::{require_real_zookeeper, RealOptions, RealZooKeeper};
+    if !require_real_zookeeper() {
+        return;
+    }
+    let (real_conf, text, port) = tokio::task::block_in_place(|| {
+        let real = RealZooKeeper::standalone(RealOptions::default()).expect("real ZooKeeper");
+        let conf = real.four_letter(0, "conf").expect("conf");
+        let text = std::fs::read_to_string(real.member_dir(0).join("zoo.cfg")).unwrap();
+        (conf, text, real.member_addr(0).port())
+    });
+    let dir = std::env::temp_dir().join(format!("zk-bin-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ours_cfg: String = text
+        .lines()
+        .map(|l| match l.split_once('=') {
+            Some(("dataDir" | "dataLogDir", _)) => {
+                format!(
+                    "{}={}",
+                    l.split('=').next().unwrap(),
+                    dir.join("data").display()
+                )
+            }
+            _ => l.to_string(),
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let cfg = dir.join("zoo.cfg");
+    std::fs::write(&cfg, ours_cfg).unwrap();
+    let mut child = spawn_serving(&cfg);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let ours = ask(addr, "conf").await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    /// The text without the values that name or measure the data directories.
+    fn normalized(conf: &str) -> String {
+        conf.lines()
+            .map(|l| match l.split_once('=') {
+                Some((k @ ("dataDir" | "dataLogDir" | "dataDirSize" | "dataLogSize"), _)) => {
+                    format!("{k}=_")
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    assert_eq!(
+        normalized(&ours),
+        normalized(&real_conf),
+        "ours:\n{ours}\nreal:\n{real_conf}"
+    );
+    assert!(ours.contains("\nserverId=0\n") && ours.contains("/version-2\n"));
 }
