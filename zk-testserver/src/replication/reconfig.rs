@@ -82,9 +82,22 @@ impl Replica {
         }
     }
 
-    /// Leader: the voters synced with it now (itself included).
+    /// Leader: the members that count for a new config's quorum: itself and the followers
+    /// synced with it now. As in ZooKeeper (`Leader.isQuorumSynced` counts forwarding
+    /// followers only), an observer of the active config does not count, even when the new
+    /// config promotes it; a server the active config does not name (one joining) does.
     fn synced_voters(&self) -> BTreeSet<ServerId> {
-        let mut ids = self.synced_learners();
+        let observers = self
+            .cfg
+            .quorum
+            .as_ref()
+            .map(QuorumConfig::observers)
+            .unwrap_or_default();
+        let mut ids: BTreeSet<ServerId> = self
+            .synced_learners()
+            .into_iter()
+            .filter(|id| !observers.contains(id) && !self.cfg.observers.contains(id))
+            .collect();
         ids.insert(self.cfg.id);
         ids
     }

@@ -624,3 +624,50 @@ fn a_pending_reconfig_without_the_new_quorum_blocks_commits_and_further_reconfig
         assert!(c.replicas[i].committed() < zxid, "member {i}");
     }
 }
+
+#[test]
+fn a_synced_observer_being_promoted_does_not_count_for_the_new_quorum() {
+    // Voters 1..=3 and observer 4, all synced.
+    let mut lines: Vec<String> = (1..=3)
+        .map(|id| {
+            format!(
+                "server.{id}=127.0.0.1:{}:{};{}",
+                100 + id,
+                200 + id,
+                300 + id
+            )
+        })
+        .collect();
+    lines.push("server.4=127.0.0.1:104:204:observer;304".into());
+    let q = QuorumConfig::parse(&lines.join("\n")).expect("config");
+    let mut c = Cluster::new(4);
+    for id in 1..=4 {
+        let cfg = ReplicaConfig::fast(id, 1..=3)
+            .with_observers([4])
+            .with_quorum(q.clone());
+        c.replicas[id as usize - 1] = Replica::new(cfg, DurableState::default(), 0);
+    }
+    c.inbox.clear();
+    for i in 0..4 {
+        c.collect(i);
+    }
+    c.settle(2_000);
+    let l = c.leader().expect("a leader");
+    let leader_id = l as u64 + 1;
+    let followers: Vec<String> = (1..=3)
+        .filter(|&i| i != leader_id)
+        .map(|i| i.to_string())
+        .collect();
+    let zxid = c.replicas[l].next_zxid().expect("leads");
+    let promote = "server.4=127.0.0.1:104:204:participant;304";
+    // New voters: the leader and 4. Observer 4 is synced but is no follower yet.
+    assert_eq!(
+        c.replicas[l].prepare_reconfig(Some(promote), Some(&followers.join(",")), None, -1, zxid),
+        Err(zk_proto::ErrorCode::NewConfigNoQuorum)
+    );
+    // New voters 1..=4: the leader and its two followers are 3 of 4.
+    let next = c.replicas[l]
+        .prepare_reconfig(Some(promote), None, None, -1, zxid)
+        .expect("a quorum of followers");
+    assert_eq!(next.voters(), [1, 2, 3, 4].into());
+}
