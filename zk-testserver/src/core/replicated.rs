@@ -17,9 +17,10 @@
 //! The leader's member prepares forwarded payloads with [`ServerCore::prepare_forwarded`]
 //! against its tree and its outstanding changes.
 //!
-//! Known deviation: a read queued behind a `sync` runs when the sync finishes, so if the
-//! session sent a write after the read and that write committed before the sync finished,
-//! the read sees it (ZooKeeper orders the sync with the session's writes on the leader).
+//! A session's requests after an unfinished `sync` are not forwarded until it finishes: a
+//! read queued behind the sync runs when the sync finishes, and must not see a write the
+//! session sent after it (ZooKeeper gets the same order by handling the sync on the leader in
+//! line with the session's writes).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -162,6 +163,8 @@ struct Queued {
     conn: ConnId,
     xid: i32,
     kind: Kind,
+    /// Its forward, held while an earlier sync of the session is unfinished.
+    held: Option<Forward>,
 }
 
 /// The per-session FIFOs and the forwards not yet taken.
@@ -223,8 +226,16 @@ impl ServerCore {
             self.close_conn(conn);
             return;
         }
+        let behind_sync = fifo
+            .iter()
+            .any(|q| matches!(q.kind, Kind::Sync { done: None, .. }));
+        let mut queued = queued;
+        if behind_sync {
+            queued.held = forward;
+        } else {
+            r.forwards.extend(forward);
+        }
         fifo.push_back(queued);
-        r.forwards.extend(forward);
     }
 
     /// Handshake of a new session in replicated mode: the leader must commit it first.
@@ -242,6 +253,7 @@ impl ServerCore {
         self.enqueue(
             session_id,
             Queued {
+                held: None,
                 conn,
                 xid: 0,
                 kind: Kind::Connect {
@@ -282,6 +294,7 @@ impl ServerCore {
                 self.enqueue(
                     session_id,
                     Queued {
+                        held: None,
                         conn,
                         xid,
                         kind: Kind::Close { done: false },
@@ -308,7 +321,12 @@ impl ServerCore {
                 };
                 self.enqueue(
                     session_id,
-                    Queued { conn, xid, kind },
+                    Queued {
+                        conn,
+                        xid,
+                        kind,
+                        held: None,
+                    },
                     Some(Forward::Sync { id }),
                 );
             }
@@ -317,7 +335,16 @@ impl ServerCore {
                     self.dispatch(conn, session_id, xid, request, now);
                 } else {
                     let kind = Kind::Read(request);
-                    self.enqueue(session_id, Queued { conn, xid, kind }, None);
+                    self.enqueue(
+                        session_id,
+                        Queued {
+                            conn,
+                            xid,
+                            kind,
+                            held: None,
+                        },
+                        None,
+                    );
                 }
             }
         }
@@ -342,7 +369,12 @@ impl ServerCore {
         };
         self.enqueue(
             session_id,
-            Queued { conn, xid, kind },
+            Queued {
+                conn,
+                xid,
+                kind,
+                held: None,
+            },
             Some(Forward::Request {
                 session_id,
                 payload,
@@ -409,13 +441,26 @@ impl ServerCore {
             return;
         };
         let found = r.fifos.iter_mut().find_map(|(session, fifo)| {
-            fifo.iter_mut().find_map(|q| match &mut q.kind {
-                Kind::Sync { id: i, done, .. } if *i == id => {
-                    *done = Some(ok);
-                    Some(*session)
+            let at = fifo
+                .iter()
+                .position(|q| matches!(q.kind, Kind::Sync { id: i, .. } if i == id))?;
+            if let Kind::Sync { done, .. } = &mut fifo[at].kind {
+                *done = Some(ok);
+            }
+            // Forward what waited behind it, up to and including the next unfinished sync.
+            let still_behind_sync = fifo
+                .iter()
+                .take(at)
+                .any(|q| matches!(q.kind, Kind::Sync { done: None, .. }));
+            if ok && !still_behind_sync {
+                for q in fifo.iter_mut().skip(at + 1) {
+                    r.forwards.extend(q.held.take());
+                    if matches!(q.kind, Kind::Sync { done: None, .. }) {
+                        break;
+                    }
                 }
-                _ => None,
-            })
+            }
+            Some(*session)
         });
         if let Some(session) = found {
             self.drain(session, now);

@@ -193,3 +193,96 @@ fn reconnect_moves_the_session_and_bad_passwords_expire() {
             if response.timeout == 0
     ));
 }
+
+/// A replicated core holds a session's requests after an unfinished sync: the read between
+/// the sync and the session's next write answers from the state before that write.
+#[test]
+fn a_read_behind_a_sync_does_not_see_the_sessions_later_write() {
+    use super::replicated::Forward;
+    let mut cfg = CoreConfig::with_tick(100);
+    cfg.container_check_interval_ms = 1_000_000;
+    let mut c = ServerCore::replicated(cfg, 0);
+    c.open(1, addr(), 0);
+    c.connect(
+        1,
+        &ConnectRequest {
+            timeout: 1000,
+            passwd: Bytes::from_static(&[0; 16]),
+            read_only: Some(false),
+            ..Default::default()
+        },
+        0,
+    );
+    let session_id = match c.take_forwards().as_slice() {
+        [Forward::Request { session_id, .. }] => *session_id,
+        other => panic!("{other:?}"),
+    };
+    let logged = |zxid, cxid, txn| LoggedTxn {
+        zxid,
+        time: 0,
+        session_id,
+        cxid,
+        txn,
+    };
+    c.apply_committed(
+        &logged(
+            1,
+            0,
+            Txn::CreateSession {
+                session_id,
+                timeout_ms: 1000,
+            },
+        ),
+        1,
+    );
+    assert!(matches!(
+        c.take_outputs().as_slice(),
+        [Output::Connected { .. }]
+    ));
+    let sync = Request::Sync(zk_proto::SyncRequest { path: "/".into() });
+    let read = Request::GetData(GetDataRequest {
+        path: "/".into(),
+        watch: false,
+    });
+    let write = Request::SetData(SetDataRequest {
+        path: "/".into(),
+        data: Some(Bytes::from_static(b"later")),
+        version: -1,
+    });
+    c.frame(1, &frame(1, &sync), 2);
+    c.frame(1, &frame(2, &read), 2);
+    c.frame(1, &frame(3, &write), 2);
+    let id = match c.take_forwards().as_slice() {
+        [Forward::Sync { id }] => *id,
+        other => panic!("only the sync goes out first: {other:?}"),
+    };
+    assert!(c.take_outputs().is_empty());
+    c.synced(id, true, 3);
+    let out = c.take_outputs();
+    assert!(
+        matches!(&out[..], [Output::Reply { header: h1, .. }, Output::Reply { header: h2, body: Some(Response::GetData(r)), .. }]
+            if h1.xid == 1 && h2.xid == 2 && r.data.as_deref().unwrap_or_default().is_empty()),
+        "{out:?}"
+    );
+    assert!(
+        matches!(c.take_forwards().as_slice(), [Forward::Request { session_id: s, .. }] if *s == session_id),
+        "the write goes out once the sync finished"
+    );
+    c.apply_committed(
+        &logged(
+            2,
+            3,
+            Txn::SetData {
+                path: "/".into(),
+                data: Some(Bytes::from_static(b"later")),
+                version: -1,
+            },
+        ),
+        4,
+    );
+    let out = c.take_outputs();
+    assert!(
+        matches!(&out[..], [Output::Reply { header, .. }] if header.xid == 3 && header.err.is_ok()),
+        "{out:?}"
+    );
+}
