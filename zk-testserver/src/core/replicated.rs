@@ -212,7 +212,14 @@ impl ServerCore {
             .map_or(0, |session| self.pending_requests(session))
     }
 
-    fn enqueue(&mut self, session: i64, queued: Queued, forward: Option<Forward>) {
+    fn enqueue(
+        &mut self,
+        session: i64,
+        conn: ConnId,
+        xid: i32,
+        kind: Kind,
+        forward: Option<Forward>,
+    ) {
         let Some(r) = self.repl.as_mut() else {
             return;
         };
@@ -222,14 +229,18 @@ impl ServerCore {
                 session = format_args!("{session:#x}"),
                 "too many pending requests; closing the connection"
             );
-            let conn = queued.conn;
             self.close_conn(conn);
             return;
         }
         let behind_sync = fifo
             .iter()
             .any(|q| matches!(q.kind, Kind::Sync { done: None, .. }));
-        let mut queued = queued;
+        let mut queued = Queued {
+            conn,
+            xid,
+            kind,
+            held: None,
+        };
         if behind_sync {
             queued.held = forward;
         } else {
@@ -252,15 +263,12 @@ impl ServerCore {
         .encode();
         self.enqueue(
             session_id,
-            Queued {
-                held: None,
-                conn,
-                xid: 0,
-                kind: Kind::Connect {
-                    timeout,
-                    read_only,
-                    done: false,
-                },
+            conn,
+            0,
+            Kind::Connect {
+                timeout,
+                read_only,
+                done: false,
             },
             Some(Forward::Request {
                 session_id,
@@ -293,12 +301,9 @@ impl ServerCore {
                 let payload = Forwarded::CloseSession { xid }.encode();
                 self.enqueue(
                     session_id,
-                    Queued {
-                        held: None,
-                        conn,
-                        xid,
-                        kind: Kind::Close { done: false },
-                    },
+                    conn,
+                    xid,
+                    Kind::Close { done: false },
                     Some(Forward::Request {
                         session_id,
                         payload,
@@ -319,32 +324,14 @@ impl ServerCore {
                     request,
                     done: None,
                 };
-                self.enqueue(
-                    session_id,
-                    Queued {
-                        conn,
-                        xid,
-                        kind,
-                        held: None,
-                    },
-                    Some(Forward::Sync { id }),
-                );
+                self.enqueue(session_id, conn, xid, kind, Some(Forward::Sync { id }));
             }
             request => {
                 if self.pending_requests(session_id) == 0 {
                     self.dispatch(conn, session_id, xid, request, now);
                 } else {
                     let kind = Kind::Read(request);
-                    self.enqueue(
-                        session_id,
-                        Queued {
-                            conn,
-                            xid,
-                            kind,
-                            held: None,
-                        },
-                        None,
-                    );
+                    self.enqueue(session_id, conn, xid, kind, None);
                 }
             }
         }
@@ -369,12 +356,9 @@ impl ServerCore {
         };
         self.enqueue(
             session_id,
-            Queued {
-                conn,
-                xid,
-                kind,
-                held: None,
-            },
+            conn,
+            xid,
+            kind,
             Some(Forward::Request {
                 session_id,
                 payload,

@@ -489,17 +489,18 @@ fn a_member_that_accepted_a_later_epoch_still_rejoins() {
 
 /// Members 1..=n on made-up loopback ports, version 0.
 fn quorum_of(n: u64) -> QuorumConfig {
-    let lines: Vec<String> = (1..=n)
-        .map(|id| {
-            format!(
-                "server.{id}=127.0.0.1:{}:{};{}",
-                100 + id,
-                200 + id,
-                300 + id
-            )
-        })
-        .collect();
+    let lines: Vec<String> = (1..=n).map(|id| server_line(id, "participant")).collect();
     QuorumConfig::parse(&lines.join("\n")).expect("config")
+}
+
+/// Member `id`'s line on made-up loopback ports.
+fn server_line(id: u64, role: &str) -> String {
+    format!(
+        "server.{id}=127.0.0.1:{}:{}:{role};{}",
+        100 + id,
+        200 + id,
+        300 + id
+    )
 }
 
 fn reconfig_txn(next: &QuorumConfig) -> Txn {
@@ -628,17 +629,8 @@ fn a_pending_reconfig_without_the_new_quorum_blocks_commits_and_further_reconfig
 #[test]
 fn a_synced_observer_being_promoted_does_not_count_for_the_new_quorum() {
     // Voters 1..=3 and observer 4, all synced.
-    let mut lines: Vec<String> = (1..=3)
-        .map(|id| {
-            format!(
-                "server.{id}=127.0.0.1:{}:{};{}",
-                100 + id,
-                200 + id,
-                300 + id
-            )
-        })
-        .collect();
-    lines.push("server.4=127.0.0.1:104:204:observer;304".into());
+    let mut lines: Vec<String> = (1..=3).map(|id| server_line(id, "participant")).collect();
+    lines.push(server_line(4, "observer"));
     let q = QuorumConfig::parse(&lines.join("\n")).expect("config");
     let mut c = Cluster::new(4);
     for id in 1..=4 {
@@ -659,15 +651,15 @@ fn a_synced_observer_being_promoted_does_not_count_for_the_new_quorum() {
         .map(|i| i.to_string())
         .collect();
     let zxid = c.replicas[l].next_zxid().expect("leads");
-    let promote = "server.4=127.0.0.1:104:204:participant;304";
+    let promote = server_line(4, "participant");
     // New voters: the leader and 4. Observer 4 is synced but is no follower yet.
     assert_eq!(
-        c.replicas[l].prepare_reconfig(Some(promote), Some(&followers.join(",")), None, -1, zxid),
+        c.replicas[l].prepare_reconfig(Some(&promote), Some(&followers.join(",")), None, -1, zxid),
         Err(zk_proto::ErrorCode::NewConfigNoQuorum)
     );
     // New voters 1..=4: the leader and its two followers are 3 of 4.
     let next = c.replicas[l]
-        .prepare_reconfig(Some(promote), None, None, -1, zxid)
+        .prepare_reconfig(Some(&promote), None, None, -1, zxid)
         .expect("a quorum of followers");
     assert_eq!(next.voters(), [1, 2, 3, 4].into());
 }

@@ -366,21 +366,9 @@ async fn member_conf_matches_real_zookeeper() {
         m.wait_leader();
         four_letter(m.addr(0), "conf").expect("conf")
     });
-    /// The text without the values that name or measure the data directories.
-    fn normalized(conf: &str) -> String {
-        conf.lines()
-            .map(|l| match l.split_once('=') {
-                Some((k @ ("dataDir" | "dataLogDir" | "dataDirSize" | "dataLogSize"), _)) => {
-                    format!("{k}=_")
-                }
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
     assert_eq!(
-        normalized(&ours),
-        normalized(&real_conf),
+        crate::conf_text::without_data_dirs(&ours),
+        crate::conf_text::without_data_dirs(&real_conf),
         "ours:\n{ours}\nreal:\n{real_conf}"
     );
     assert!(real_conf.contains("\nmembership: \nserver.1=127.0.0.1:"));

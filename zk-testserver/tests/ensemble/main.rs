@@ -4,6 +4,8 @@
 
 mod binary;
 mod conf;
+#[path = "../common/conf_text.rs"]
+mod conf_text;
 mod failover;
 mod faults;
 mod kazoo_harness;

@@ -218,21 +218,9 @@ async fn standalone_conf_matches_real_zookeeper() {
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    /// The text without the values that name or measure the data directories.
-    fn normalized(conf: &str) -> String {
-        conf.lines()
-            .map(|l| match l.split_once('=') {
-                Some((k @ ("dataDir" | "dataLogDir" | "dataDirSize" | "dataLogSize"), _)) => {
-                    format!("{k}=_")
-                }
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
     assert_eq!(
-        normalized(&ours),
-        normalized(&real_conf),
+        crate::conf_text::without_data_dirs(&ours),
+        crate::conf_text::without_data_dirs(&real_conf),
         "ours:\n{ours}\nreal:\n{real_conf}"
     );
     assert!(ours.contains("\nserverId=0\n") && ours.contains("/version-2\n"));

@@ -3,6 +3,8 @@
 mod basic;
 mod binary;
 mod client;
+#[path = "../common/conf_text.rs"]
+mod conf_text;
 mod conformance;
 mod faults;
 mod four_letter;
