@@ -27,6 +27,14 @@ pub(super) struct Follower {
     resend_at: i64,
 }
 
+/// How often an unanswered FOLLOWERINFO is sent again: a tick, at most 100 ms (ZooKeeper's
+/// learners retry connecting to their leader every `leaderConnectDelayDuringRetryMs`, 100 ms).
+/// The first one is lost when it reaches the leader before the leader has decided its own
+/// election; waiting a whole 2 s tick for the second kept a follower out of sync for seconds.
+fn resend_interval(tick: i64) -> i64 {
+    tick.clamp(1, 100)
+}
+
 impl Follower {
     pub(super) fn new(leader: ServerId, attempt: u64, now: i64, tick: i64) -> Follower {
         Follower {
@@ -35,7 +43,7 @@ impl Follower {
             phase: Phase::AwaitLeaderInfo,
             started: now,
             last_heard: now,
-            resend_at: now + tick.max(1),
+            resend_at: now + resend_interval(tick),
         }
     }
 
@@ -287,7 +295,7 @@ impl Replica {
                 self.become_looking();
             }
             Phase::AwaitLeaderInfo if now >= f.resend_at => {
-                f.resend_at = now + tick.max(1);
+                f.resend_at = now + resend_interval(tick);
                 let (leader, attempt) = (f.leader, f.attempt);
                 self.send(
                     leader,

@@ -10,6 +10,9 @@ fn create(n: u64) -> Txn {
     }
 }
 
+/// Picks messages to lose: (from, to, message).
+type LoseFn = Box<dyn FnMut(ServerId, ServerId, &Message) -> bool>;
+
 /// Members connected by an instant, lossless network; persist ops complete only when asked.
 struct Cluster {
     replicas: Vec<Replica>,
@@ -24,6 +27,8 @@ struct Cluster {
     synced: Vec<(usize, u64, bool)>,
     /// Members (indexes) cut off: their messages are dropped, their disks and timers frozen.
     down: std::collections::BTreeSet<usize>,
+    /// Messages this returns true for are lost.
+    lose: Option<LoseFn>,
     now: i64,
 }
 
@@ -43,6 +48,7 @@ impl Cluster {
             down: Default::default(),
             requests: Vec::new(),
             synced: Vec::new(),
+            lose: None,
             now: 0,
         };
         for i in 0..n {
@@ -103,6 +109,9 @@ impl Cluster {
             };
             let i = (to - 1) as usize;
             if self.down.contains(&i) || self.down.contains(&((from - 1) as usize)) {
+                continue;
+            }
+            if self.lose.as_mut().is_some_and(|lose| lose(from, to, &msg)) {
                 continue;
             }
             self.replicas[i].step(from, msg, self.now);
@@ -662,4 +671,38 @@ fn a_synced_observer_being_promoted_does_not_count_for_the_new_quorum() {
         .prepare_reconfig(Some(&promote), None, None, -1, zxid)
         .expect("a quorum of followers");
     assert_eq!(next.voters(), [1, 2, 3, 4].into());
+}
+
+#[test]
+fn a_lost_followerinfo_is_sent_again_within_100_ms_not_a_tick() {
+    let mut c = Cluster::new(3);
+    for id in 1..=3 {
+        let mut cfg = ReplicaConfig::fast(id, 1..=3);
+        cfg.tick_ms = 2_000;
+        cfg.init_limit_ms = 20_000;
+        cfg.sync_limit_ms = 10_000;
+        c.replicas[id as usize - 1] = Replica::new(cfg, DurableState::default(), 0);
+    }
+    c.inbox.clear();
+    for i in 0..3 {
+        c.collect(i);
+    }
+    // Each follower's first FOLLOWERINFO is lost (as when it reaches the leader before the
+    // leader has decided its election).
+    let mut lost = std::collections::BTreeSet::new();
+    c.lose = Some(Box::new(move |from, _, msg| {
+        matches!(msg, Message::FollowerInfo { .. }) && lost.insert(from)
+    }));
+    let all_synced = |c: &Cluster| {
+        c.leader().is_some()
+            && (0..3).all(|i| {
+                c.replicas[i].established_epoch().is_some()
+                    || c.replicas[i].synced_leader().is_some()
+            })
+    };
+    while !all_synced(&c) {
+        assert!(c.now < 1_000, "not synced after {} ms of a 2 s tick", c.now);
+        c.settle(1);
+    }
+    assert!(c.now >= 100, "the resend waited {} ms", c.now);
 }
