@@ -9,7 +9,8 @@
 //! `server.N` lines and `myid` files, as a harness would launch them. Through zk-client, for
 //! each:
 //!
-//! - launch: from starting the processes to the first acknowledged create;
+//! - launch: from starting the processes to the first acknowledged create (the client tries
+//!   one pass over the members every millisecond until one accepts it);
 //! - memory: the resident set (VmRSS) of the three processes after the load, summed;
 //! - setData and getData ops/s (1 KiB value) of one client on a follower keeping 64 requests
 //!   in flight, for `PHASE` each after a warm-up;
@@ -19,7 +20,10 @@
 //! Real ZooKeeper runs with `tickTime=2000` (what test harnesses use; its `finalizeWait` is
 //! fixed at 200 ms), ours with `tickTime=20` (the fast test timeouts). `forceSync` is the
 //! same on both sides per row. `ZK_BENCH_SCALE=0.2` (any factor) shortens every timed phase;
-//! `ZK_BENCH_ONLY=real` or `ours` runs one side.
+//! `ZK_BENCH_ONLY=real` or `ours` runs one side. `ZK_BENCH_LOG=<filter>` (a `RUST_LOG` filter,
+//! e.g. `debug`) shows where the time goes: our members log to the bench's stderr with that
+//! filter, and the bench logs its own steps and zk-client's events there too, all with the
+//! same timestamps.
 
 #[path = "../../zk-client/benches/support/bench.rs"]
 mod support;
@@ -112,13 +116,14 @@ struct Ours {
 impl Ours {
     fn spawn(&self, i: usize) -> Child {
         let member = self.dir.join(format!("member-{}", i + 1));
-        Command::new(env!("CARGO_BIN_EXE_zk-testserver"))
-            .arg(member.join("zoo.cfg"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn zk-testserver")
+        let mut command = Command::new(env!("CARGO_BIN_EXE_zk-testserver"));
+        command.arg(member.join("zoo.cfg")).stdout(Stdio::null());
+        match log_filter() {
+            Some(filter) => command.env("RUST_LOG", filter).stderr(Stdio::inherit()),
+            None => command.env("RUST_LOG", "warn").stderr(Stdio::null()),
+        };
+        tracing::info!(member = i + 1, "spawning zk-testserver");
+        command.spawn().expect("spawn zk-testserver")
     }
 
     /// Writes three members' files (`zoo.cfg`, `data/myid`) and starts them.
@@ -210,6 +215,11 @@ impl Drop for Ours {
     }
 }
 
+/// `ZK_BENCH_LOG`: the members' and the bench's log filter, if set.
+fn log_filter() -> Option<String> {
+    std::env::var("ZK_BENCH_LOG").ok().filter(|f| !f.is_empty())
+}
+
 fn connect_string(m: &dyn Members) -> String {
     (0..m.count())
         .map(|i| m.client_addr(i).to_string())
@@ -217,16 +227,14 @@ fn connect_string(m: &dyn Members) -> String {
         .join(",")
 }
 
-/// Connects and creates a node, retrying until one create is acknowledged.
+/// Connects and creates a node, retrying until one create is acknowledged. The client polls
+/// as a harness waiting for an ensemble does: one pass over the members per try (a member
+/// without a leader refuses clients), 1 ms apart, rather than the client's reconnect backoff.
 async fn first_write(connect: &str, path: &str) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         assert!(Instant::now() < deadline, "no acknowledged write");
-        let Ok(client) = Client::builder(connect)
-            .connection_timeout(Duration::from_secs(60))
-            .connect()
-            .await
-        else {
+        let Ok(client) = Client::builder(connect).fail_fast().connect().await else {
             tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
@@ -234,6 +242,7 @@ async fn first_write(connect: &str, path: &str) -> Instant {
             match client.create(path, b"", &CreateOptions::default()).await {
                 Ok(_) => {
                     let at = Instant::now();
+                    tracing::info!(path, "first write acknowledged");
                     let _ = client.close().await;
                     return at;
                 }
@@ -301,6 +310,7 @@ async fn failover(m: &mut dyn Members, round: usize) -> f64 {
         .expect("a write before the kill");
     m.kill(leader);
     let killed = Instant::now();
+    tracing::info!(round, leader = leader + 1, "leader killed");
     let path = format!("/after-{round}");
     let deadline = killed + Duration::from_secs(60);
     loop {
@@ -315,6 +325,7 @@ async fn failover(m: &mut dyn Members, round: usize) -> f64 {
         }
     }
     let ms = killed.elapsed().as_secs_f64() * 1e3;
+    tracing::info!(round, ms, "write after the kill acknowledged");
     let _ = client.close().await;
     m.restart(leader);
     ms
@@ -408,6 +419,12 @@ fn ours_row(rt: &tokio::runtime::Runtime, fsync: bool) -> Row {
 }
 
 fn main() {
+    if let Some(filter) = log_filter() {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .init();
+    }
     let only = std::env::var("ZK_BENCH_ONLY").unwrap_or_default();
     println!("{}", machine_line());
     let rt = tokio::runtime::Builder::new_multi_thread()

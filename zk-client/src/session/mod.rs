@@ -16,8 +16,11 @@
 //! - a ping after `min(read timeout / 2, 10 s)` without sending;
 //! - one connection attempt (connect + handshake) gets `max(read timeout / hosts, 500 ms)`,
 //!   capped by the connection timeout;
-//! - after a full pass over the hosts fails, a jittered exponential backoff (100 ms doubling,
-//!   at most 2 s, ×0.5–1.5);
+//! - after a full pass over the hosts fails, a jittered exponential backoff (10 ms doubling,
+//!   at most 2 s, ×0.5–1.5): short at first, because the usual cause is a leader election
+//!   (members refuse clients until they have a leader; an election takes milliseconds on
+//!   zk-testserver, a few hundred on ZooKeeper), and still 1–2 s per pass after eight passes
+//!   when the servers stay down;
 //! - while disconnected, the client declares the session expired once `T` has passed since it
 //!   last heard from a server.
 
@@ -68,7 +71,7 @@ use watches::{Orphaned, Registry};
 pub(crate) const SET_WATCHES_CHUNK: usize = 128 * 1024;
 const MAX_PING_INTERVAL: Duration = Duration::from_secs(10);
 const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(500);
-const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_BASE: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 const MAX_CLOSE_WAIT: Duration = Duration::from_secs(5);
 

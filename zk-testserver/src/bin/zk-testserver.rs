@@ -18,6 +18,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    tracing::debug!("zk-testserver process started");
     let args: Vec<String> = match std::env::args_os()
         .skip(1)
         .map(|a| a.into_string())
@@ -157,6 +158,7 @@ fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
         (Ok(c), Ok(q), Ok(e)) => (c, q, e),
         _ => return ExitCode::FAILURE,
     };
+    tracing::debug!(id = plan.id, "config read and ports bound");
     let secure = match (plan.secure_client, tls) {
         (Some(addr), Some(tls)) => match bind(addr, "secureClientPort") {
             Ok(listener) => Some(SecurePort { listener, tls }),
@@ -168,6 +170,7 @@ fn run_member(cfg: &ZooCfg, plan: &MemberPlan) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    tracing::debug!(id = plan.id, "runtime started");
     let disk = DirDisk::new(&data_dir).fsync(cfg.force_sync);
     runtime.block_on(async move {
         let node = match MemberNode::start_secure(member, client, secure, quorum, Box::new(disk)) {

@@ -1,13 +1,23 @@
 //! Leader election (FastLeaderElection semantics).
 //!
 //! A LOOKING member votes for itself, broadcasts its vote and adopts any better vote it hears
-//! in its round (votes order by current epoch, then last zxid, then id). A message of a later
-//! round makes it join that round. Once a quorum of the round's votes agree with its own, it
-//! waits `finalize_wait_ms` for a better vote and then leads or follows. Members that already
-//! lead or follow answer a LOOKING peer with their leader; a quorum of such answers, the leader
-//! among them, lets a restarted member join the sitting leader.
+//! in its round (votes order by current epoch, then last zxid, then id); it answers a worse
+//! vote of its round with its own, so a peer whose first notifications were lost (it was not
+//! listening yet) learns the better vote at once instead of at the next resend. A message of a
+//! later round makes it join that round. Once a quorum of the round's votes agree with its own,
+//! it waits `finalize_wait_ms` for a better vote and then leads or follows, without the wait
+//! when no better vote can come: every voter's vote is in and agrees, except voters it cannot
+//! reach (its connection to them broke or could not be opened, and they have sent nothing
+//! since). A better vote could only be the own vote of a voter it has not heard, so the wait
+//! adds nothing then. Safety never depends on the wait (the quorum's best history wins either
+//! way, and a leader that meets a later history in discovery steps down); it only saves a
+//! round. Members that already lead or follow answer a LOOKING peer with their leader; a quorum
+//! of such answers, the leader among them, lets a restarted member join the sitting leader.
+//!
+//! A follower may decide a moment before its leader does: the FOLLOWERINFO it sends then is
+//! kept and handled once this member leads, instead of waiting a tick for the resend.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::follower::Follower;
 use super::leader::Leader;
@@ -23,6 +33,11 @@ pub(super) struct Election {
     finalize_at: Option<i64>,
     resend_at: i64,
     resend_every: i64,
+    /// Voters whose connection broke (or could not be opened) and who have sent nothing
+    /// since: no vote is coming from them.
+    unreachable: BTreeSet<ServerId>,
+    /// FOLLOWERINFOs (attempt, accepted epoch) of members that elected us before we decided.
+    early_infos: BTreeMap<ServerId, (u64, u32)>,
 }
 
 impl Election {
@@ -33,6 +48,8 @@ impl Election {
             finalize_at: None,
             resend_at: i64::MAX,
             resend_every: 0,
+            unreachable: BTreeSet::new(),
+            early_infos: BTreeMap::new(),
         }
     }
 
@@ -124,6 +141,9 @@ impl Replica {
             }
             return;
         };
+        if let Role::Looking(e) = &mut self.role {
+            e.unreachable.remove(&from);
+        }
         if observer || state == PeerState::Observing {
             // Observers only learn the leader from settled voters; voters ignore them here.
             if observer && matches!(state, PeerState::Following | PeerState::Leading) {
@@ -164,6 +184,15 @@ impl Replica {
         } else if vote > self.decided {
             self.decided = vote;
             changed = true;
+        } else if vote < self.decided {
+            // It has not heard our better vote (maybe it was not listening when we sent it).
+            let msg = Message::Notification {
+                state: PeerState::Looking,
+                vote: self.decided,
+                round: self.round,
+                config: self.config_text(),
+            };
+            self.send(from, msg);
         }
         if let Role::Looking(e) = &mut self.role {
             e.votes.insert(from, vote);
@@ -194,6 +223,12 @@ impl Replica {
             .collect();
         agreeing.push(self.cfg.id);
         let quorum = self.is_quorum(&agreeing);
+        // No better vote can come: every voter agrees or cannot be heard.
+        let settled = self
+            .cfg
+            .voters
+            .iter()
+            .all(|v| agreeing.contains(v) || e.unreachable.contains(v));
         let now = self.now;
         let wait = self.cfg.finalize_wait_ms;
         if let Role::Looking(e) = &mut self.role {
@@ -203,8 +238,40 @@ impl Replica {
                 e.finalize_at = Some(now + wait);
             }
         }
-        if quorum && wait == 0 {
+        if quorum && (wait == 0 || settled) {
+            if wait > 0 {
+                tracing::debug!(
+                    id = self.cfg.id,
+                    "every reachable voter agrees: no finalize wait"
+                );
+            }
             self.finish_election(decided.leader);
+        }
+    }
+
+    /// The connection to voter `peer` broke or could not be opened while looking: its vote
+    /// will not come (until it sends something).
+    pub(super) fn election_disconnected(&mut self, peer: ServerId) {
+        let Role::Looking(e) = &mut self.role else {
+            return;
+        };
+        if e.unreachable.insert(peer) {
+            self.check_votes();
+        }
+    }
+
+    /// A message other than a notification while looking: a FOLLOWERINFO is kept for the
+    /// moment we lead (its sender decided for us a moment before we did).
+    pub(super) fn election_step(&mut self, from: ServerId, msg: Message) {
+        let Role::Looking(e) = &mut self.role else {
+            return;
+        };
+        if let Message::FollowerInfo {
+            attempt,
+            accepted_epoch,
+        } = msg
+        {
+            e.early_infos.insert(from, (attempt, accepted_epoch));
         }
     }
 
@@ -239,10 +306,23 @@ impl Replica {
             round = self.round,
             "election decided"
         );
+        let early = match &mut self.role {
+            Role::Looking(e) => std::mem::take(&mut e.early_infos),
+            _ => BTreeMap::new(),
+        };
         if leader == self.cfg.id {
             let l = Leader::new(self.now, self.current_epoch, self.log.last_zxid());
             self.set_role(Role::Leading(l));
             self.leader_start();
+            for (from, (attempt, accepted_epoch)) in early {
+                self.leader_step(
+                    from,
+                    Message::FollowerInfo {
+                        attempt,
+                        accepted_epoch,
+                    },
+                );
+            }
         } else {
             self.attempts += 1;
             let f = Follower::new(leader, self.attempts, self.now, self.cfg.tick_ms);
@@ -270,3 +350,7 @@ impl Replica {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "election_tests.rs"]
+mod tests;

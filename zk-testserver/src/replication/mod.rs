@@ -18,8 +18,8 @@
 //! ```
 //!
 //! - **Election** (`election.rs`): FastLeaderElection's votes ordered by (current epoch, last
-//!   zxid, id), rounds, a quorum of agreeing votes held for `finalize_wait_ms`, and joining a
-//!   sitting leader that a quorum reports.
+//!   zxid, id), rounds, a quorum of agreeing votes held for `finalize_wait_ms` (not when every
+//!   reachable voter already agrees), and joining a sitting leader that a quorum reports.
 //! - **Discovery** (`leader.rs`, `follower.rs`): the leader picks `e = max(acceptedEpoch) + 1`
 //!   over a quorum; members persist `acceptedEpoch` before ACKEPOCH; a member acknowledges an
 //!   epoch at most once; a leader that meets a more recent history steps down.
@@ -405,7 +405,7 @@ impl Replica {
             }
         }
         match self.role {
-            Role::Looking(_) => {}
+            Role::Looking(_) => self.election_step(from, msg),
             Role::Following(_) => self.follower_step(from, msg),
             Role::Leading(_) => self.leader_step(from, msg),
         }
@@ -415,11 +415,12 @@ impl Replica {
     pub fn disconnected(&mut self, peer: ServerId, now: i64) {
         self.now = now.max(self.now);
         match &mut self.role {
-            Role::Looking(_) => {}
+            Role::Looking(_) => self.election_disconnected(peer),
             Role::Following(f) => {
                 if f.leader() == peer {
                     tracing::info!(id = self.cfg.id, peer, "lost the leader's connection");
                     self.become_looking();
+                    self.election_disconnected(peer);
                 }
             }
             Role::Leading(l) => l.remove_learner(peer),
