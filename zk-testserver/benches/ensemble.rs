@@ -15,7 +15,8 @@
 //! - setData and getData ops/s (1 KiB value) of one client on a follower keeping 64 requests
 //!   in flight, for `PHASE` each after a warm-up;
 //! - failover: from `kill -9` of the leader to the next acknowledged create of a client that
-//!   was connected to a follower (three rounds; the killed member restarts in between).
+//!   was connected to a follower (`ZKB_ROUNDS` rounds, default 3; the killed member restarts
+//!   in between).
 //!
 //! Real ZooKeeper runs with `tickTime=2000` (what test harnesses use; its `finalizeWait` is
 //! fixed at 200 ms), ours with `tickTime=20` (the fast test timeouts). `forceSync` is the
@@ -42,7 +43,14 @@ use support::{jvm_pid, load_average, machine_line, scaled_secs as secs, vm_rss_m
 
 const IN_FLIGHT: usize = 64;
 const VALUE: usize = 1024;
-const FAILOVER_ROUNDS: usize = 3;
+/// Leader kills per ensemble: `ZKB_ROUNDS`, default 3.
+fn failover_rounds() -> usize {
+    std::env::var("ZKB_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(3)
+}
 
 /// One row of the table.
 #[derive(Debug, Default)]
@@ -350,7 +358,7 @@ async fn measure(name: &str, m: &mut dyn Members, launch_ms: f64) -> Row {
     let rss: Vec<f64> = m.pids().into_iter().filter_map(vm_rss_mib).collect();
     let rss_mib = (rss.len() == m.count()).then(|| rss.iter().sum());
     let mut failover_ms = Vec::new();
-    for round in 0..FAILOVER_ROUNDS {
+    for round in 0..failover_rounds() {
         failover_ms.push(failover(m, round).await);
     }
     let row = Row {
@@ -447,7 +455,10 @@ fn main() {
         ">VmRSS of 3 MiB",
         ">setData ops/s",
         ">getData ops/s",
-        "leader kill to next write ms (3 rounds)",
+        &format!(
+            "leader kill to next write ms ({} rounds)",
+            failover_rounds()
+        ),
     ]);
     for r in &rows {
         let failover: Vec<String> = r.failover_ms.iter().map(|ms| format!("{ms:.0}")).collect();
