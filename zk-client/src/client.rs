@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::coop::{unconstrained, Unconstrained};
 use zk_proto::{
     AddWatchRequest, CheckWatchesRequest, ClientInfo, ExistsRequest, GetAclRequest,
     GetAllChildrenNumberRequest, GetChildren2Request, GetDataRequest, GetEphemeralsRequest,
@@ -82,13 +83,20 @@ pub struct Client {
 struct Reply {
     state: ReplyState,
     shared: Arc<Shared>,
-    /// This handle's request timeout ([`Client::with_request_timeout`]).
-    deadline: Option<crate::retry::Deadline>,
+    /// This handle's request timeout ([`Client::with_request_timeout`]). Boxed, as is the
+    /// error of a request refused before sending: both are rare, and every future of every
+    /// operation holds a `Reply` (a smaller future is cheaper to move into a task or a
+    /// `FuturesUnordered`).
+    deadline: Option<Box<crate::retry::Deadline>>,
 }
 
 enum ReplyState {
-    Failed(Option<Error>),
-    Waiting(oneshot::Receiver<Result<Response>>),
+    Failed(Option<Box<Error>>),
+    /// Outside tokio's cooperative budget: a reply is one message that only the session task
+    /// can make ready, so a caller cannot starve others by awaiting replies, and a task that
+    /// polls many replies at once (a `FuturesUnordered` of 1,024) would otherwise see the
+    /// budget run out and have every ready reply after the 128th deferred to another turn.
+    Waiting(Unconstrained<oneshot::Receiver<Result<Response>>>),
 }
 
 impl Future for Reply {
@@ -97,7 +105,7 @@ impl Future for Reply {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Response>> {
         let this = &mut *self;
         match &mut this.state {
-            ReplyState::Failed(err) => Poll::Ready(Err(err.take().unwrap_or(Error::Closed))),
+            ReplyState::Failed(err) => Poll::Ready(Err(err.take().map_or(Error::Closed, |e| *e))),
             ReplyState::Waiting(rx) => match Pin::new(rx).poll(cx) {
                 Poll::Ready(Ok(result)) => Poll::Ready(result),
                 Poll::Ready(Err(_)) => Poll::Ready(Err(terminal_error(&this.shared))),
@@ -189,7 +197,7 @@ impl Client {
             Ok(f) => f,
             Err(e) => {
                 return Reply {
-                    state: ReplyState::Failed(Some(e)),
+                    state: ReplyState::Failed(Some(Box::new(e))),
                     shared,
                     deadline: None,
                 }
@@ -205,13 +213,13 @@ impl Client {
             sink,
         };
         let state = match self.commands.send(command) {
-            Ok(()) => ReplyState::Waiting(rx),
-            Err(_) => ReplyState::Failed(Some(terminal_error(&shared))),
+            Ok(()) => ReplyState::Waiting(unconstrained(rx)),
+            Err(_) => ReplyState::Failed(Some(Box::new(terminal_error(&shared)))),
         };
         Reply {
             state,
             shared,
-            deadline: self.handle.deadline(),
+            deadline: self.handle.deadline().map(Box::new),
         }
     }
 
@@ -636,13 +644,13 @@ impl Client {
             token,
         };
         let state = match self.commands.send(command) {
-            Ok(()) => ReplyState::Waiting(rx),
-            Err(_) => ReplyState::Failed(Some(terminal_error(&self.shared))),
+            Ok(()) => ReplyState::Waiting(unconstrained(rx)),
+            Err(_) => ReplyState::Failed(Some(Box::new(terminal_error(&self.shared)))),
         };
         let reply = Reply {
             state,
             shared: self.shared.clone(),
-            deadline: self.handle.deadline(),
+            deadline: self.handle.deadline().map(Box::new),
         };
         async move { reply.await.map(|_| ()) }
     }

@@ -94,6 +94,21 @@ fn need<B: Buf>(buf: &B, needed: usize) -> DecodeResult<()> {
     }
 }
 
+/// The big-endian `i32` at `at` of a fixed-size record read whole (constant offsets, so no
+/// bounds check survives inlining).
+#[inline]
+pub(crate) fn be_i32<const N: usize>(raw: &[u8; N], at: usize) -> i32 {
+    i32::from_be_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]])
+}
+
+/// The big-endian `i64` at `at` of a fixed-size record read whole.
+#[inline]
+pub(crate) fn be_i64<const N: usize>(raw: &[u8; N], at: usize) -> i64 {
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&raw[at..at + 8]);
+    i64::from_be_bytes(bytes)
+}
+
 /// Reads a length prefix: `None` for the null marker -1.
 fn decode_len<B: Buf>(buf: &mut B) -> DecodeResult<Option<usize>> {
     let len = i32::decode(buf)?;
