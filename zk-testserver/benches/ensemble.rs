@@ -11,7 +11,8 @@
 //!
 //! - launch: from starting the processes to the first acknowledged create (the client tries
 //!   one pass over the members every millisecond until one accepts it);
-//! - memory: the resident set (VmRSS) of the three processes after the load, summed;
+//! - memory: the resident set (VmRSS) of the three processes, summed: at launch (after the
+//!   first write, before any load) and after the load;
 //! - setData and getData ops/s (1 KiB value) of one client on a follower keeping 64 requests
 //!   in flight, for `PHASE` each after a warm-up;
 //! - failover: from `kill -9` of the leader to the next acknowledged create of a client that
@@ -57,6 +58,7 @@ fn failover_rounds() -> usize {
 struct Row {
     name: String,
     launch_ms: f64,
+    idle_rss_mib: Option<f64>,
     rss_mib: Option<f64>,
     set_ops: f64,
     get_ops: f64,
@@ -339,7 +341,14 @@ async fn failover(m: &mut dyn Members, round: usize) -> f64 {
     ms
 }
 
+/// VmRSS of every member, summed; `None` unless every one could be read.
+fn members_rss_mib(m: &dyn Members) -> Option<f64> {
+    let rss: Vec<f64> = m.pids().into_iter().filter_map(vm_rss_mib).collect();
+    (rss.len() == m.count()).then(|| rss.iter().sum())
+}
+
 async fn measure(name: &str, m: &mut dyn Members, launch_ms: f64) -> Row {
+    let idle_rss_mib = members_rss_mib(m);
     let leader = m.leader().expect("a leader");
     let follower = (0..m.count()).find(|&i| i != leader).expect("a follower");
     let client = Client::builder(m.client_addr(follower).to_string())
@@ -355,8 +364,7 @@ async fn measure(name: &str, m: &mut dyn Members, launch_ms: f64) -> Row {
     let set_ops = throughput(&client, path, true).await;
     let get_ops = throughput(&client, path, false).await;
     let _ = client.close().await;
-    let rss: Vec<f64> = m.pids().into_iter().filter_map(vm_rss_mib).collect();
-    let rss_mib = (rss.len() == m.count()).then(|| rss.iter().sum());
+    let rss_mib = members_rss_mib(m);
     let mut failover_ms = Vec::new();
     for round in 0..failover_rounds() {
         failover_ms.push(failover(m, round).await);
@@ -364,6 +372,7 @@ async fn measure(name: &str, m: &mut dyn Members, launch_ms: f64) -> Row {
     let row = Row {
         name: name.to_string(),
         launch_ms,
+        idle_rss_mib,
         rss_mib,
         set_ops,
         get_ops,
@@ -452,7 +461,8 @@ fn main() {
     let mut table = Table::new(&[
         "ensemble",
         ">launch to first write ms",
-        ">VmRSS of 3 MiB",
+        ">VmRSS of 3 MiB at launch",
+        ">VmRSS of 3 MiB after load",
         ">setData ops/s",
         ">getData ops/s",
         &format!(
@@ -465,6 +475,7 @@ fn main() {
         table.row(vec![
             r.name.clone(),
             format!("{:.0}", r.launch_ms),
+            r.idle_rss_mib.map_or("?".into(), |m| format!("{m:.1}")),
             r.rss_mib.map_or("?".into(), |m| format!("{m:.1}")),
             format!("{:.0}", r.set_ops),
             format!("{:.0}", r.get_ops),
