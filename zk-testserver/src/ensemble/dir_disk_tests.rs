@@ -49,6 +49,14 @@ fn txns(epoch: u32, counters: std::ops::RangeInclusive<u32>) -> Vec<LoggedTxn> {
     counters.map(|c| txn(epoch, c)).collect()
 }
 
+/// A snapshot of an empty state at `zxid`.
+fn snap(zxid: i64) -> Snapshot {
+    Snapshot {
+        zxid,
+        data: crate::storage::encode_snapshot_file(zxid, &crate::tree::DataTree::new(), &[]),
+    }
+}
+
 fn reload(dir: &TempDir) -> DurableState {
     DirDisk::new(&dir.0).load().expect("load")
 }
@@ -154,13 +162,16 @@ fn truncates_within_and_across_segments() {
 }
 
 #[test]
-fn replaces_the_whole_log_and_finishes_an_interrupted_replace() {
+fn installs_a_snapshot_and_log_and_finishes_an_interrupted_install() {
     let dir = TempDir::new("replace");
     let mut disk = DirDisk::new(&dir.0);
     disk.load().unwrap();
     let mut ops = vec![
         PersistOp::Append(txns(1, 1..=5)),
-        PersistOp::Replace(txns(2, 1..=3)),
+        PersistOp::Install {
+            snapshot: snap(make_zxid(1, 4)),
+            entries: txns(2, 1..=3),
+        },
         PersistOp::Append(txns(2, 4..=4)),
     ];
     disk.persist(&ops).unwrap();
@@ -173,7 +184,10 @@ fn replaces_the_whole_log_and_finishes_an_interrupted_replace() {
     src.persist(&[PersistOp::Append(txns(3, 1..=2))]).unwrap();
     let segment = &src.segments[0].path;
     fs::copy(segment, disk.dir().join("log.replace")).unwrap();
-    ops.push(PersistOp::Replace(txns(3, 1..=2)));
+    ops.push(PersistOp::Install {
+        snapshot: snap(make_zxid(1, 4)),
+        entries: txns(3, 1..=2),
+    });
     assert_eq!(reload(&dir), expected(&ops));
     // A crash while `log.replace.tmp` was written: the old log stays.
     fs::write(disk.dir().join("log.replace.tmp"), b"ZKRSLOG1\0\0").unwrap();
@@ -182,7 +196,10 @@ fn replaces_the_whole_log_and_finishes_an_interrupted_replace() {
     // Replacing with nothing empties the log.
     let mut disk = DirDisk::new(&dir.0);
     disk.load().unwrap();
-    let empty = PersistOp::Replace(Vec::new());
+    let empty = PersistOp::Install {
+        snapshot: snap(make_zxid(3, 2)),
+        entries: Vec::new(),
+    };
     disk.persist(std::slice::from_ref(&empty)).unwrap();
     ops.push(empty);
     assert_eq!(reload(&dir), expected(&ops));

@@ -335,17 +335,31 @@ impl Replica {
     /// Sends a follower what it lacks (DIFF, TRUNC or SNAP) and NEWLEADER.
     fn start_sync(&mut self, to: ServerId, follower_last: i64) {
         let last = self.log.last_zxid();
-        let (mode, entries) = if self.log.holds(follower_last) {
-            let missing = self.log.after(follower_last);
-            if missing.len() > self.cfg.snap_threshold {
-                (SyncMode::Snap, self.log.entries().to_vec())
-            } else {
-                (SyncMode::Diff, missing.to_vec())
+        // A snapshot helps a follower whose last zxid is below it.
+        let snapshot = self
+            .snapshot
+            .clone()
+            .filter(|s| s.zxid > follower_last && self.log.holds(s.zxid));
+        let held = self.log.holds(follower_last);
+        let far = self.log.after(follower_last).len() > self.cfg.snap_threshold;
+        let (mode, entries, snapshot) = match snapshot {
+            Some(s) if !held || far => {
+                let entries = self.log.after(s.zxid).to_vec();
+                (SyncMode::Snap, entries, Some(s))
             }
-        } else {
-            let keep = self.log.last_below(follower_last);
-            (SyncMode::Trunc { to: keep }, self.log.after(keep).to_vec())
+            _ if held => (SyncMode::Diff, self.log.after(follower_last).to_vec(), None),
+            _ => {
+                // The follower's last txn is not ours: it diverged after the last zxid we
+                // hold below it.
+                let keep = self.log.last_below(follower_last);
+                (
+                    SyncMode::Trunc { to: keep },
+                    self.log.after(keep).to_vec(),
+                    None,
+                )
+            }
         };
+        let config = snapshot.as_ref().and_then(|_| self.config_text());
         let Some(l) = self.leader() else { return };
         let Some(epoch) = l.epoch else { return };
         let Some(x) = l.learners.get_mut(&to) else {
@@ -360,6 +374,8 @@ impl Replica {
             Message::Sync {
                 epoch,
                 mode,
+                snapshot,
+                config,
                 entries,
             },
         );
