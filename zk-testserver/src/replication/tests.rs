@@ -644,3 +644,6 @@ fn a_pending_reconfig_without_the_new_quorum_blocks_commits_and_further_reconfig
         assert!(c.replicas[i].committed() < zxid, "member {i}");
     }
 }
+
+#[path = "snapshot_tests.rs"]
+mod snapshot_tests;
