@@ -110,7 +110,7 @@ impl MemberStatus {
             applied: member.core().last_zxid(),
             serving: member.serving(),
             in_config: r.in_config(),
-            snapshot: r.snapshot().map_or(0, |s| s.zxid),
+            snapshot: r.snapshot_zxid(),
             log_len: r.log_len(),
         }
     }

@@ -8,9 +8,8 @@
 //! durable.
 //!
 //! A member's durable history is its newest [`Snapshot`] (the applied state at exactly its
-//! zxid, or the empty state) followed by the logged txns after it. The log may also keep txns
-//! at or below the snapshot (a tail kept for DIFF syncs, and, on disk, everything after the
-//! previous snapshot, so a damaged newest snapshot can be skipped).
+//! zxid, or the empty state) followed by the logged txns after it. On disk the log also keeps
+//! the txns after the previous snapshot, so a damaged newest snapshot can be skipped.
 
 use bytes::Bytes;
 
@@ -129,9 +128,10 @@ pub enum PersistOp {
     },
 }
 
-/// The in-memory log: the history up to `base` is known (the snapshot's zxid, or 0), then
-/// `entries`, in strictly increasing zxid order, without gaps inside an epoch after `base`.
-/// Entries at or below `base` are a retained tail (for DIFF syncs of followers just behind).
+/// The in-memory log: `entries` hold everything after `base` (the last txn trimmed away or
+/// restored from a snapshot, 0 at first), in strictly increasing zxid order, without gaps
+/// inside an epoch. After a restart entries at or below `base` (a snapshot's zxid) may
+/// precede it; they are history too.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Log {
     base: i64,
@@ -204,14 +204,17 @@ impl Log {
         self.entries = entries;
     }
 
-    /// A snapshot at `base` is taken: entries at or below it go, except the last `retain`.
-    pub(crate) fn trim(&mut self, base: i64, retain: usize) {
-        self.base = self.base.max(base);
-        let covered = self.entries.partition_point(|e| e.zxid <= self.base);
-        let drop = covered.saturating_sub(retain);
-        if drop > 0 {
-            self.entries.drain(..drop);
+    /// Everything up to `applied` is in the state machine: entries at or below it go, except
+    /// the last `retain`. Trims in steps (when `retain` plus at least 16 more have piled up),
+    /// so each apply costs O(1) amortized; the base moves to the last entry dropped.
+    pub(crate) fn trim_applied(&mut self, applied: i64, retain: usize) {
+        let covered = self.entries.partition_point(|e| e.zxid <= applied);
+        if covered < retain + retain.max(16) {
+            return;
         }
+        let drop = covered - retain;
+        self.base = self.base.max(self.entries[drop - 1].zxid);
+        self.entries.drain(..drop);
     }
 }
 

@@ -24,15 +24,16 @@
 //!   over a quorum; members persist `acceptedEpoch` before ACKEPOCH; a member acknowledges an
 //!   epoch at most once; a leader that meets a more recent history steps down.
 //! - **Synchronization**: DIFF, TRUNC (to the leader's last zxid below the follower's) or SNAP
-//!   (the leader's newest snapshot and its log after it, for a follower behind the leader's
-//!   log); the follower makes the synced txns (and snapshot) and its `currentEpoch` durable
+//!   (a snapshot of the leader's applied state taken for it and the log after it, for a
+//!   follower behind the leader's in-memory log); the follower makes the synced txns (and snapshot) and its `currentEpoch` durable
 //!   *before* it acknowledges NEWLEADER (ZOOKEEPER-3911/3023/4646); once a quorum did, the
 //!   leader commits its whole log and sends UPTODATE.
 //! - **Snapshots and log trimming** (`snapshots.rs`): every `snap_count` applied txns
 //!   (randomized as ZooKeeper's `SyncRequestProcessor` does) the core asks the driver for a
 //!   snapshot of the state machine ([`Output::TakeSnapshot`], answered with
-//!   [`Replica::snapshot_taken`]), persists it, trims its in-memory log to the txns after it
-//!   plus a short tail, and purges from disk what the snapshot before it no longer needs.
+//!   [`Replica::snapshot_taken`]), persists it and purges from disk what the snapshot before
+//!   it no longer needs; the in-memory log keeps only a tail of applied txns (`snap_retain`)
+//!   and the ones not applied yet.
 //! - **Broadcast**: proposals with `zxid = epoch << 32 | counter`, durable ACKs, commits in
 //!   zxid order once a quorum (the leader counts only after its own fsync) holds them.
 //! - **Liveness**: PINGs every tick; a leader without a quorum heard within `sync_limit_ms`
@@ -93,8 +94,10 @@ pub struct ReplicaConfig {
     /// Applied txns between snapshots (ZooKeeper's `snapCount`): a snapshot is taken after a
     /// number drawn between half of it and all of it, differently on each member.
     pub snap_count: u64,
-    /// Txns at or below the newest snapshot kept in memory for DIFF syncs of followers just
-    /// behind (ZooKeeper's `commitLogCount`).
+    /// Applied txns kept in memory for DIFF syncs of followers just behind (ZooKeeper's
+    /// `commitLogCount`): the in-memory log holds between this many and twice this many (at
+    /// least 16 more) applied txns, plus the ones not applied yet. A follower further behind
+    /// gets a SNAP of a snapshot taken for it.
     pub snap_retain: usize,
     /// The membership with addresses and version (ZooKeeper's dynamic config), needed for
     /// `/zookeeper/config` and `reconfig`. When set, it decides `voters` and `observers`;
@@ -253,8 +256,8 @@ pub struct Replica {
     committed: i64,
     /// The zxid of the last txn handed out to apply (or restored from a snapshot).
     applied: i64,
-    /// The newest snapshot (sent to followers in SNAP syncs) and the one before it.
-    snapshot: Option<Snapshot>,
+    /// The zxid of the newest snapshot persisted (0: none).
+    snapshot_zxid: i64,
     /// Applied txns since the last snapshot, the number that triggers the next one, and the
     /// snapshot asked of the driver and not yet taken.
     since_snapshot: u64,
@@ -303,7 +306,7 @@ impl Replica {
             current_epoch: durable.current_epoch,
             committed: 0,
             applied: 0,
-            snapshot: None,
+            snapshot_zxid: 0,
             since_snapshot: 0,
             snap_at: 0,
             snap_pending: None,
@@ -618,6 +621,7 @@ impl Replica {
             }
             self.count_applied();
         }
+        self.log.trim_applied(self.applied, self.cfg.snap_retain);
     }
 
     /// The zxid of the last applied txn (0 if none).

@@ -43,22 +43,15 @@ fn snapshots_bound_the_log_in_memory_and_on_disk() {
     for i in 0..3 {
         let r = &c.replicas[i];
         assert_eq!(c.applied[i].len(), 200, "member {i}");
-        let s = r.snapshot().expect("snapshots taken");
-        assert!(
-            s.zxid > make_zxid(1, 180),
-            "member {i}: newest at {:#x}",
-            s.zxid
-        );
-        assert!(
-            r.log_len() <= SNAP_COUNT as usize + RETAIN,
-            "member {i}: {}",
-            r.log_len()
-        );
-        assert_eq!(r.log_base(), s.zxid);
+        let s = r.snapshot_zxid();
+        assert!(s > make_zxid(1, 180), "member {i}: newest at {s:#x}");
+        // Everything is applied: the log keeps RETAIN to RETAIN + 16 txns.
+        assert!(r.log_len() < RETAIN + 16, "member {i}: {}", r.log_len());
+        assert!(r.log_base() > make_zxid(1, 180));
         // The disk: the two newest snapshots and the log after the older one.
         let d = &c.disks[i];
         assert_eq!(d.snapshots.len(), 2, "member {i}");
-        assert_eq!(d.snapshots[1], *s);
+        assert_eq!(d.snapshots[1].zxid, s);
         assert!(d.log.first().unwrap().zxid > d.snapshots[0].zxid);
         assert!(
             d.log.len() <= 2 * SNAP_COUNT as usize,
@@ -79,10 +72,6 @@ fn a_follower_behind_the_leaders_log_gets_its_snapshot_then_restarts_from_its_ow
     for k in 1..100 {
         write(&mut c, l, k);
     }
-    let leader_snapshot = c.replicas[l]
-        .snapshot()
-        .expect("leader snapshotted")
-        .clone();
     assert!(
         c.replicas[l].log_base() > make_zxid(1, 1),
         "the follower's last zxid is gone"
@@ -102,12 +91,13 @@ fn a_follower_behind_the_leaders_log_gets_its_snapshot_then_restarts_from_its_ow
         } if *to == f as u64 + 1 && *from == l as u64 + 1 => Some((s.clone(), entries.len())),
         _ => None,
     });
-    let (sent, tail) = snap.expect("a SNAP with the leader's snapshot");
-    assert!(sent.zxid >= leader_snapshot.zxid);
-    assert!(
-        tail <= SNAP_COUNT as usize,
-        "only the log after the snapshot: {tail}"
+    let (sent, tail) = snap.expect("a SNAP with a snapshot of the leader's state");
+    assert_eq!(
+        sent.zxid,
+        make_zxid(1, 100),
+        "taken for it, of everything applied"
     );
+    assert_eq!(tail, 0, "only the log after the snapshot");
     assert_eq!(
         c.applied[f], c.applied[l],
         "the follower's state is the leader's"
@@ -118,18 +108,18 @@ fn a_follower_behind_the_leaders_log_gets_its_snapshot_then_restarts_from_its_ow
     for k in 100..130 {
         write(&mut c, l, k);
     }
-    let own = c.replicas[f].snapshot().expect("its own snapshot").clone();
-    assert!(own.zxid > sent.zxid);
+    let own = c.replicas[f].snapshot_zxid();
+    assert!(own > sent.zxid);
     let id = f as u64 + 1;
     c.replicas[f] = Replica::new(snapshotting(id, 3), c.disks[f].clone(), c.now);
     c.applied[f].clear();
     c.collect(f);
     assert_eq!(
         c.replicas[f].committed(),
-        own.zxid,
+        own,
         "the snapshot is committed state"
     );
-    assert_eq!(c.applied[f].last().map(|t| t.zxid), Some(own.zxid));
+    assert_eq!(c.applied[f].last().map(|t| t.zxid), Some(own));
     c.settle(5_000);
     assert_eq!(c.applied[f], c.applied[l]);
 }
@@ -166,7 +156,7 @@ fn a_restart_skips_a_damaged_newest_snapshot_and_replays_from_the_one_before() {
     let mut r = Replica::new(snapshotting(1, 3), durable, 0);
     let out = r.take_outputs();
     assert!(out.contains(&Output::Restore(older.clone())), "{out:?}");
-    assert_eq!(r.snapshot(), Some(&older));
+    assert_eq!(r.snapshot_zxid(), older.zxid);
     assert_eq!(
         (r.committed(), r.last_zxid()),
         (older.zxid, make_zxid(1, 8))
@@ -241,18 +231,23 @@ fn a_snap_that_disagrees_with_applied_txns_is_refused() {
 
 #[test]
 fn the_log_knows_its_base_after_a_trim() {
-    let mut log = log::Log::new(0, (1..=10).map(|c| txn(make_zxid(1, c))).collect());
-    log.trim(make_zxid(1, 6), 2);
-    assert_eq!(log.len(), 6, "5 and 6 retained, 7..=10 after");
-    assert_eq!(log.base(), make_zxid(1, 6));
-    assert!(log.holds(make_zxid(1, 5)) && log.holds(make_zxid(1, 6)));
-    assert!(!log.holds(make_zxid(1, 4)) && !log.holds(0));
-    assert_eq!(log.after(make_zxid(1, 8)).len(), 2);
-    assert_eq!(log.last_below(make_zxid(2, 1)), make_zxid(1, 10));
-    assert_eq!(log.last_below(make_zxid(1, 5)), 0, "below what is held");
-    log.reset(make_zxid(2, 3), Vec::new());
+    let mut log = log::Log::new(0, (1..=30).map(|c| txn(make_zxid(1, c))).collect());
+    log.trim_applied(make_zxid(1, 17), 2);
     assert_eq!(
-        (log.last_zxid(), log.last_below(make_zxid(3, 1))),
-        (make_zxid(2, 3), make_zxid(2, 3))
+        log.len(),
+        30,
+        "trims only once 2 + 16 applied txns piled up"
     );
+    log.trim_applied(make_zxid(1, 20), 2);
+    assert_eq!(log.len(), 12, "19 and 20 retained, 21..=30 after");
+    assert_eq!(log.base(), make_zxid(1, 18));
+    assert!(log.holds(make_zxid(1, 18)) && log.holds(make_zxid(1, 19)));
+    assert!(!log.holds(make_zxid(1, 17)) && !log.holds(0));
+    assert_eq!(log.after(make_zxid(1, 28)).len(), 2);
+    assert_eq!(log.last_below(make_zxid(2, 1)), make_zxid(1, 30));
+    assert_eq!(log.last_below(make_zxid(1, 18)), 0, "below what is held");
+    assert_eq!(log.last_below(make_zxid(1, 19)), make_zxid(1, 18));
+    log.reset(make_zxid(2, 3), Vec::new());
+    assert_eq!(log.last_zxid(), make_zxid(2, 3));
+    assert_eq!(log.last_below(make_zxid(3, 1)), make_zxid(2, 3));
 }

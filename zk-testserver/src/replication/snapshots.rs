@@ -9,18 +9,20 @@
 //! - **Keeping it.** The core persists it ([`PersistOp::Snapshot`], atomic), then
 //!   [`PersistOp::Purge`] of everything older than the *previous* snapshot: the disk keeps the
 //!   two newest snapshots and the log after the older one, so a damaged newest snapshot is
-//!   skipped on restart and the older one plus the log still give the whole history. In
-//!   memory the log keeps the txns after the new snapshot plus `snap_retain` before it (for
-//!   DIFF syncs of followers just behind), so memory and disk stay bounded by about
-//!   `snap_count` txns whatever the number of writes.
+//!   skipped on restart and the older one plus the log still give the whole history; the disk
+//!   stays bounded by about two snapshot intervals whatever the number of writes.
+//! - **Memory.** The in-memory log keeps only `snap_retain` to twice that many applied txns
+//!   (for DIFF syncs of followers just behind; ZooKeeper's `commitLogCount`) plus those not
+//!   applied yet; the core keeps no snapshot bytes.
 //! - **Restarting.** [`Replica::new`] takes the newest snapshot whose seal checks, restores
 //!   its sessions, emits [`Output::Restore`] for the driver's state machine, and continues
 //!   with the logged txns after it (cut where they stop chaining). Txns logged at or below it
 //!   are kept as the tail only if the log holds the snapshot's own zxid, so they are known to
 //!   be its history.
-//! - **SNAP sync.** A leader sends its newest snapshot and its log after it to a follower
-//!   whose last zxid is below its log's base (or is far behind and older than the snapshot).
-//!   The follower checks the seal and that the txns chain, persists both with
+//! - **SNAP sync.** For a follower whose last zxid is below its in-memory log (or more than
+//!   `snap_threshold` txns behind), the leader asks its driver for a snapshot of its applied
+//!   state now ([`Output::TakeSnapshot`] again; the learner waits for it without proposals)
+//!   and sends it with its log after it, then NEWLEADER. The follower checks the seal and that the txns chain, persists both with
 //!   [`PersistOp::Install`] before it acknowledges NEWLEADER, and restores its state machine
 //!   from the snapshot if it had applied less. A follower that applied *more* than the
 //!   snapshot keeps its state (no txn is applied twice) but only if every applied txn after
@@ -38,9 +40,9 @@ use crate::storage::snapshot_file_sessions;
 use crate::txn::LoggedTxn;
 
 impl Replica {
-    /// The newest snapshot this member holds (the one a SNAP sync sends), if any.
-    pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.snapshot.as_ref()
+    /// The zxid of the newest snapshot this member persisted (0: none).
+    pub fn snapshot_zxid(&self) -> i64 {
+        self.snapshot_zxid
     }
 
     /// Txns held in memory (the log after the newest snapshot, plus the retained tail).
@@ -48,7 +50,7 @@ impl Replica {
         self.log.len()
     }
 
-    /// The zxid the in-memory log starts after (the newest snapshot's, or 0).
+    /// The zxid the in-memory log holds everything after (0: the whole history).
     pub fn log_base(&self) -> i64 {
         self.log.base()
     }
@@ -72,7 +74,15 @@ impl Replica {
     }
 
     fn maybe_snapshot(&mut self) {
-        if self.since_snapshot < self.snap_at || self.snap_pending.is_some() {
+        if self.since_snapshot < self.snap_at {
+            return;
+        }
+        self.request_snapshot();
+    }
+
+    /// Asks the driver for a snapshot of the applied state (unless one is asked already).
+    pub(super) fn request_snapshot(&mut self) {
+        if self.snap_pending.is_some() {
             return;
         }
         self.since_snapshot = 0;
@@ -82,30 +92,33 @@ impl Replica {
     }
 
     /// The driver's answer to [`Output::TakeSnapshot`]: the state machine's bytes at `zxid`.
-    /// The snapshot is persisted, older files are purged once it is durable, and the
-    /// in-memory log is trimmed. An answer for another zxid than the one asked is ignored.
+    /// The snapshot is persisted, older files are purged once it is durable, and a leader
+    /// sends it to the followers waiting for a SNAP. An answer for another zxid than the one
+    /// asked is ignored.
     pub fn snapshot_taken(&mut self, zxid: i64, data: Bytes) {
         if self.snap_pending != Some(zxid) {
             tracing::debug!(zxid, "a snapshot nobody asked for (any more)");
             return;
         }
         self.snap_pending = None;
-        if zxid > self.applied || self.snapshot.as_ref().is_some_and(|s| s.zxid >= zxid) {
+        if zxid > self.applied {
             return;
         }
         let snapshot = Snapshot { zxid, data };
-        tracing::debug!(
-            id = self.cfg.id,
-            zxid = format_args!("{zxid:#x}"),
-            bytes = snapshot.data.len(),
-            "snapshot taken"
-        );
-        let previous = self.snapshot.replace(snapshot.clone());
-        self.persist(PersistOp::Snapshot(snapshot));
-        if let Some(p) = previous {
-            self.persist(PersistOp::Purge { before: p.zxid });
+        if zxid > self.snapshot_zxid {
+            tracing::debug!(
+                id = self.cfg.id,
+                zxid = format_args!("{zxid:#x}"),
+                bytes = snapshot.data.len(),
+                "snapshot taken"
+            );
+            let previous = std::mem::replace(&mut self.snapshot_zxid, zxid);
+            self.persist(PersistOp::Snapshot(snapshot.clone()));
+            if previous > 0 {
+                self.persist(PersistOp::Purge { before: previous });
+            }
         }
-        self.log.trim(zxid, self.cfg.snap_retain);
+        self.leader_snapshot_ready(snapshot);
         // Txns applied in the same batch after the one asked for may already make the next
         // snapshot due (a long DIFF committed at once): ask for it at the end of the batch.
         self.maybe_snapshot();
@@ -155,12 +168,12 @@ impl Replica {
             self.persist(PersistOp::Truncate { after: last });
         }
         self.log = super::Log::new(base, log);
-        self.log.trim(base, self.cfg.snap_retain);
+        self.log.trim_applied(base, self.cfg.snap_retain);
         self.applied = base;
         self.committed = base;
+        self.snapshot_zxid = base;
         if let Some((snapshot, sessions)) = chosen {
             self.restore_sessions(&sessions);
-            self.snapshot = Some(snapshot.clone());
             self.out.push(Output::Restore(snapshot));
         }
     }
@@ -214,7 +227,7 @@ impl Replica {
             snapshot: s.clone(),
             entries,
         });
-        self.snapshot = Some(s.clone());
+        self.snapshot_zxid = s.zxid;
         self.snap_pending = None;
         self.since_snapshot = 0;
         if applied < s.zxid {
