@@ -129,6 +129,8 @@ pub struct ZooCfg {
     pub ssl_client_auth: Option<ClientAuth>,
     /// `forceSync` (default yes).
     pub force_sync: bool,
+    /// `snapCount` (also `zookeeper.snapCount`): txns between snapshots (default 100000).
+    pub snap_count: Option<u64>,
     /// `myid` from `dataDir/myid`.
     pub myid: Option<u64>,
     /// `znode.container.checkIntervalMs`.
@@ -293,6 +295,7 @@ impl ZooCfg {
                     )
             }
             "forceSync" => self.force_sync = parse_bool(value),
+            "snapCount" | "zookeeper.snapCount" => self.snap_count = Some(parse_num(key, value)?),
             "globalOutstandingLimit" | "zookeeper.globalOutstandingLimit" => {
                 self.global_outstanding_limit = Some(parse_num(key, value)?)
             }
@@ -499,6 +502,9 @@ impl ZooCfg {
         if let Some(d) = &self.data_dir {
             b = b.data_dir(d.clone());
         }
+        if let Some(n) = self.snap_count {
+            b = b.snap_count(n);
+        }
         if let Some(s) = &self.super_digest {
             b = b.super_digest(s.clone());
         }
@@ -537,7 +543,7 @@ mod tests {
              maxClientCnxns=0\n4lw.commands.whitelist=ruok, srvr\nadmin.enableServer=false\n\
              extendedTypesEnabled=true\nserver.1=10.0.0.1:2888:3888;2181\n\
              globalOutstandingLimit=50\nnio.sessionlessCnxnTimeout=700\n\
-             server.2=10.0.0.2:2888:3888:observer\n",
+             server.2=10.0.0.2:2888:3888:observer\nsnapCount=500\n",
         )
         .unwrap();
         assert_eq!(cfg.tick_time, 2000);
@@ -552,8 +558,10 @@ mod tests {
             Some("false")
         );
         assert_eq!(cfg.global_outstanding_limit, Some(50));
+        assert_eq!(cfg.snap_count, Some(500));
         let b = cfg.to_builder().unwrap();
         assert_eq!(b.global_outstanding_limit, 50);
+        assert_eq!(b.snap_count, 500);
         assert_eq!(b.handshake_timeout, Duration::from_millis(700));
     }
 

@@ -25,6 +25,7 @@ mod decode;
 mod handshake;
 mod reads;
 pub mod replicated;
+mod snapshot;
 pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};

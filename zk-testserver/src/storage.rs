@@ -18,7 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 pub use codec::{crc32, decode_logged, encode_logged};
 
@@ -181,18 +181,13 @@ impl Storage {
     /// files the snapshot makes obsolete.
     pub fn snapshot(&mut self, core: &ServerCore) -> io::Result<()> {
         let zxid = core.last_zxid();
-        let mut body = BytesMut::new();
-        body.extend_from_slice(SNAP_MAGIC);
-        body.put_i64(zxid);
         let sessions: Vec<(i64, i32)> = core
             .sessions()
             .iter()
             .filter(|(_, s)| !s.closing)
             .map(|(id, s)| (id, s.timeout_ms))
             .collect();
-        codec::encode_snapshot(core.tree(), &sessions, &mut body);
-        let crc = crc32(&body);
-        body.put_u32(crc);
+        let body = encode_snapshot_file(zxid, core.tree(), &sessions);
         let tmp = self.dir.join("snapshot.tmp");
         {
             let mut f = File::create(&tmp)?;
@@ -338,7 +333,8 @@ pub(crate) fn read_log_records(path: &Path) -> io::Result<Vec<(LoggedTxn, u64)>>
     Ok(out)
 }
 
-type SnapshotState = (DataTree, Vec<(i64, i32)>, i64);
+/// A decoded snapshot: the tree, the sessions (`(id, timeout)`) and the zxid.
+pub type SnapshotState = (DataTree, Vec<(i64, i32)>, i64);
 
 fn load_latest_snapshot(dir: &Path) -> io::Result<SnapshotState> {
     let snaps = files_with_prefix(dir, "snapshot.")?;
@@ -355,7 +351,24 @@ fn load_latest_snapshot(dir: &Path) -> io::Result<SnapshotState> {
 }
 
 fn read_snapshot(path: &Path) -> io::Result<SnapshotState> {
-    let bytes = fs::read(path)?;
+    decode_snapshot_file(&fs::read(path)?)
+}
+
+/// A snapshot file's bytes: a magic, `zxid`, the sessions (`(id, timeout)`) and the tree in
+/// pre-order, then a CRC-32 of everything before it. The standalone server writes these, and
+/// ensemble members take and send their snapshots in this format.
+pub fn encode_snapshot_file(zxid: i64, tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
+    let mut body = BytesMut::new();
+    body.extend_from_slice(SNAP_MAGIC);
+    body.put_i64(zxid);
+    codec::encode_snapshot(tree, sessions, &mut body);
+    let crc = crc32(&body);
+    body.put_u32(crc);
+    body.freeze()
+}
+
+/// Checks a snapshot file's magic and checksum; returns the rest after the magic.
+fn sealed_snapshot(bytes: &[u8]) -> io::Result<&[u8]> {
     if bytes.len() < SNAP_MAGIC.len() + 12 || &bytes[..SNAP_MAGIC.len()] != SNAP_MAGIC {
         return Err(invalid("not a snapshot"));
     }
@@ -363,10 +376,25 @@ fn read_snapshot(path: &Path) -> io::Result<SnapshotState> {
     if crc32(body) != trailer.get_u32() {
         return Err(invalid("snapshot checksum mismatch"));
     }
-    let mut rest = &body[SNAP_MAGIC.len()..];
+    Ok(&body[SNAP_MAGIC.len()..])
+}
+
+/// Decodes what [`encode_snapshot_file`] wrote: the tree, the sessions and the zxid.
+pub fn decode_snapshot_file(bytes: &[u8]) -> io::Result<SnapshotState> {
+    let mut rest = sealed_snapshot(bytes)?;
     let zxid = rest.get_i64();
     let (tree, sessions) = codec::decode_snapshot(rest).map_err(|e| invalid(e.to_string()))?;
     Ok((tree, sessions, zxid))
+}
+
+/// The zxid and the sessions of a snapshot file, checked against its checksum, without
+/// building its tree.
+pub fn snapshot_file_sessions(bytes: &[u8]) -> io::Result<(i64, Vec<(i64, i32)>)> {
+    let mut rest = sealed_snapshot(bytes)?;
+    let zxid = rest.get_i64();
+    let sessions =
+        codec::decode_snapshot_sessions(&mut rest).map_err(|e| invalid(e.to_string()))?;
+    Ok((zxid, sessions))
 }
 
 #[cfg(test)]

@@ -381,8 +381,12 @@ impl ZooCfg {
             .myid(u8::try_from(plan.id).unwrap_or(u8::MAX));
         let mut core = builder.core_config(plan.client, plan.secure_client);
         core.quorum = Some(self.quorum_conf(plan)?);
+        let mut replica = plan.replica_config();
+        if let Some(n) = self.snap_count {
+            replica.snap_count = n.max(1);
+        }
         Ok(MemberConfig {
-            replica: plan.replica_config(),
+            replica,
             peers: plan.peers.clone(),
             core,
         })

@@ -31,6 +31,7 @@ pub struct EnsembleBuilder {
     fast: bool,
     server: TestServerBuilder,
     start_timeout: Duration,
+    snap_count: Option<u64>,
 }
 
 impl Default for EnsembleBuilder {
@@ -42,6 +43,7 @@ impl Default for EnsembleBuilder {
             fast: false,
             server: TestServerBuilder::default(),
             start_timeout: Duration::from_secs(30),
+            snap_count: None,
         }
     }
 }
@@ -155,6 +157,13 @@ impl EnsembleBuilder {
         self
     }
 
+    /// Each member snapshots its state and trims its log every `n` committed txns
+    /// (ZooKeeper's `snapCount`, drawn between `n / 2` and `n` per snapshot; default 100000).
+    pub fn snap_count(mut self, n: u64) -> Self {
+        self.snap_count = Some(n.max(1));
+        self
+    }
+
     /// Member `id`'s disk: `member-<id>` under the data directory, or a new one in memory.
     fn disk_for(&self, id: ServerId) -> Disk {
         match &self.data_dir {
@@ -167,6 +176,9 @@ impl EnsembleBuilder {
         let voters = 1..=self.members as ServerId;
         let observers = self.members as ServerId + 1..=(self.members + self.observers) as ServerId;
         let mut cfg = ReplicaConfig::fast(id, voters).with_observers(observers);
+        if let Some(n) = self.snap_count {
+            cfg.snap_count = n;
+        }
         // A busy CI machine stalls a process for tens of ms: give a silent peer 150 ms.
         cfg.sync_limit_ms = 150;
         cfg.init_limit_ms = 300;

@@ -10,10 +10,18 @@
 //!   go to the last segment (a new one past 64 MiB) and are fsynced before
 //!   [`DurableStore::persist`] returns. A record cut short or failing its checksum ends the log:
 //!   loading truncates there (a torn write of a killed process was never acknowledged).
-//! - `log.replace`: a whole log a SNAP sync installs. It is written as `log.replace.tmp`,
-//!   fsynced and renamed, so it exists only complete; then the old segments are deleted and it
-//!   is renamed to a segment. Loading finishes an install a crash interrupted, so a member
-//!   holds either its old log or the new one, never a mix.
+//! - `snapshot.<zxid as 16 hex digits>`: the member's snapshots, in [`crate::storage`]'s
+//!   snapshot format (sessions and tree, sealed with a CRC-32), each written to a temp file,
+//!   fsynced, renamed and the directory fsynced. Loading leaves out a snapshot whose seal or
+//!   name does not check (the core then starts from the one before). The log rolls to a new
+//!   segment after each snapshot, so a purge deletes whole segments: the snapshots older than
+//!   the one it names, and the segments holding only txns at or below it.
+//! - `log.replace`: the log a SNAP sync installs after the leader's snapshot. The snapshot is
+//!   written first; the log is written as `log.replace.tmp`, fsynced and renamed, so it exists
+//!   only complete; then the old segments and snapshots are deleted and it is renamed to a
+//!   segment. Loading finishes an install a crash interrupted, so a member holds either its
+//!   old log or the new one, never a mix (a crash between the snapshot and the log leaves the
+//!   old log behind a newer snapshot, which the core cuts where it stops following it).
 //!
 //! A truncation deletes whole segments from the newest and cuts the segment holding the last
 //! kept txn at a record boundary, fsyncing before it returns.
@@ -25,8 +33,8 @@ use std::path::{Path, PathBuf};
 use bytes::BytesMut;
 
 use super::DurableStore;
-use crate::replication::{DurableState, PersistOp};
-use crate::storage::{encode_records, read_log_records, LOG_MAGIC};
+use crate::replication::{DurableState, PersistOp, Snapshot};
+use crate::storage::{encode_records, read_log_records, snapshot_file_sessions, LOG_MAGIC};
 use crate::txn::LoggedTxn;
 
 /// A segment grows to about this size before appends start a new one.
@@ -38,6 +46,10 @@ const CURRENT_EPOCH: &str = "currentEpoch";
 const DYNAMIC_CONFIG: &str = "zoo.cfg.dynamic";
 const REPLACE: &str = "log.replace";
 const REPLACE_TMP: &str = "log.replace.tmp";
+
+fn snapshot_name(zxid: i64) -> String {
+    format!("snapshot.{zxid:016x}")
+}
 
 /// One log file: its first zxid and, for each record, its zxid and the offset just past it.
 #[derive(Debug)]
@@ -65,6 +77,8 @@ pub struct DirDisk {
     current: Option<File>,
     accepted: u32,
     current_epoch: u32,
+    /// The next append starts a new segment (a snapshot was just written).
+    roll: bool,
     /// Reused between appends.
     scratch: BytesMut,
 }
@@ -92,6 +106,7 @@ impl DirDisk {
             current: None,
             accepted: 0,
             current_epoch: 0,
+            roll: false,
             scratch: BytesMut::new(),
         }
     }
@@ -149,11 +164,16 @@ impl DirDisk {
 
     /// The `log.<hex>` segment files, by first zxid.
     fn segment_files(&self) -> io::Result<Vec<(i64, PathBuf)>> {
+        self.numbered_files("log.")
+    }
+
+    /// The `<prefix><16 hex digits>` files, by number.
+    fn numbered_files(&self, prefix: &str) -> io::Result<Vec<(i64, PathBuf)>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            let Some(hex) = name.to_str().and_then(|n| n.strip_prefix("log.")) else {
+            let Some(hex) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
                 continue;
             };
             if hex.len() == 16 {
@@ -212,11 +232,13 @@ impl DirDisk {
         let Some(first) = txns.first() else {
             return Ok(());
         };
-        let roll = self
-            .segments
-            .last()
-            .map_or(true, |s| s.len() >= SEGMENT_BYTES);
+        let roll = self.roll
+            || self
+                .segments
+                .last()
+                .map_or(true, |s| s.len() >= SEGMENT_BYTES);
         if roll {
+            self.roll = false;
             if let Some(f) = &self.current {
                 self.sync_file(f)?;
             }
@@ -292,6 +314,76 @@ impl DirDisk {
         self.open_current()
     }
 
+    fn write_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        self.write_atomic(&snapshot_name(snapshot.zxid), &snapshot.data)?;
+        self.roll = true;
+        Ok(())
+    }
+
+    /// Deletes the snapshots older than `before` and the segments holding only txns at or
+    /// below it.
+    fn purge(&mut self, before: i64) -> io::Result<()> {
+        for (zxid, path) in self.numbered_files("snapshot.")? {
+            if zxid < before {
+                fs::remove_file(path)?;
+            }
+        }
+        let mut removed = 0;
+        while self.segments.len() > removed
+            && self.segments[removed]
+                .records
+                .last()
+                .map_or(true, |&(z, _)| z <= before)
+        {
+            fs::remove_file(&self.segments[removed].path)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            let last_removed = removed == self.segments.len();
+            self.segments.drain(..removed);
+            if last_removed {
+                self.current = None;
+            }
+        }
+        self.sync_dir()
+    }
+
+    /// A SNAP sync: the leader's snapshot, then its log after it replaces everything.
+    fn install(&mut self, snapshot: &Snapshot, txns: &[LoggedTxn]) -> io::Result<()> {
+        self.write_snapshot(snapshot)?;
+        self.replace(txns)?;
+        for (zxid, path) in self.numbered_files("snapshot.")? {
+            if zxid != snapshot.zxid {
+                fs::remove_file(path)?;
+            }
+        }
+        self.roll = true;
+        self.sync_dir()
+    }
+
+    /// The snapshots whose seal and name check, oldest first.
+    fn load_snapshots(&self) -> io::Result<Vec<Snapshot>> {
+        let mut out = Vec::new();
+        for (zxid, path) in self.numbered_files("snapshot.")? {
+            let data = fs::read(&path)?;
+            match snapshot_file_sessions(&data) {
+                Ok((z, _)) if z == zxid => out.push(Snapshot {
+                    zxid,
+                    data: data.into(),
+                }),
+                Ok((z, _)) => tracing::warn!(
+                    path = %path.display(),
+                    inside = format_args!("{z:#x}"),
+                    "a snapshot names another zxid: skipped"
+                ),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "damaged snapshot: skipped")
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn load_segments(&mut self) -> io::Result<Vec<LoggedTxn>> {
         self.segments.clear();
         let mut log: Vec<LoggedTxn> = Vec::new();
@@ -345,11 +437,21 @@ impl DurableStore for DirDisk {
         self.finish_replace()?;
         let log = self.load_segments()?;
         self.open_current()?;
+        let snapshots = self.load_snapshots()?;
+        for entry in fs::read_dir(&self.dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("snapshot.") && name.ends_with(".tmp") {
+                // Left by a crash while writing one.
+                let _ = fs::remove_file(self.dir.join(&*name));
+            }
+        }
         self.accepted = self.read_epoch(ACCEPTED_EPOCH)?;
         self.current_epoch = self.read_epoch(CURRENT_EPOCH)?;
         tracing::debug!(
             dir = %self.dir.display(),
             txns = log.len(),
+            snapshots = snapshots.len(),
             accepted = self.accepted,
             current = self.current_epoch,
             "data directory loaded"
@@ -362,6 +464,7 @@ impl DurableStore for DirDisk {
         Ok(DurableState {
             accepted_epoch: self.accepted,
             current_epoch: self.current_epoch,
+            snapshots,
             log,
             config,
         })
@@ -376,7 +479,15 @@ impl DurableStore for DirDisk {
                     appended = true;
                 }
                 PersistOp::Truncate { after } => self.truncate(*after)?,
-                PersistOp::Replace(txns) => self.replace(txns)?,
+                PersistOp::Snapshot(s) => {
+                    if let Some(f) = &self.current {
+                        // The txns the snapshot covers are durable before it is.
+                        self.sync_file(f)?;
+                    }
+                    self.write_snapshot(s)?;
+                }
+                PersistOp::Purge { before } => self.purge(*before)?,
+                PersistOp::Install { snapshot, entries } => self.install(snapshot, entries)?,
                 PersistOp::Config(text) => self.write_atomic(DYNAMIC_CONFIG, text.as_bytes())?,
                 PersistOp::Epochs { accepted, current } => {
                     if *accepted != self.accepted {

@@ -49,6 +49,14 @@ fn txns(epoch: u32, counters: std::ops::RangeInclusive<u32>) -> Vec<LoggedTxn> {
     counters.map(|c| txn(epoch, c)).collect()
 }
 
+/// A snapshot of an empty state at `zxid`.
+fn snap(zxid: i64) -> Snapshot {
+    Snapshot {
+        zxid,
+        data: crate::storage::encode_snapshot_file(zxid, &crate::tree::DataTree::new(), &[]),
+    }
+}
+
 fn reload(dir: &TempDir) -> DurableState {
     DirDisk::new(&dir.0).load().expect("load")
 }
@@ -154,13 +162,16 @@ fn truncates_within_and_across_segments() {
 }
 
 #[test]
-fn replaces_the_whole_log_and_finishes_an_interrupted_replace() {
+fn installs_a_snapshot_and_log_and_finishes_an_interrupted_install() {
     let dir = TempDir::new("replace");
     let mut disk = DirDisk::new(&dir.0);
     disk.load().unwrap();
     let mut ops = vec![
         PersistOp::Append(txns(1, 1..=5)),
-        PersistOp::Replace(txns(2, 1..=3)),
+        PersistOp::Install {
+            snapshot: snap(make_zxid(1, 4)),
+            entries: txns(2, 1..=3),
+        },
         PersistOp::Append(txns(2, 4..=4)),
     ];
     disk.persist(&ops).unwrap();
@@ -173,7 +184,10 @@ fn replaces_the_whole_log_and_finishes_an_interrupted_replace() {
     src.persist(&[PersistOp::Append(txns(3, 1..=2))]).unwrap();
     let segment = &src.segments[0].path;
     fs::copy(segment, disk.dir().join("log.replace")).unwrap();
-    ops.push(PersistOp::Replace(txns(3, 1..=2)));
+    ops.push(PersistOp::Install {
+        snapshot: snap(make_zxid(1, 4)),
+        entries: txns(3, 1..=2),
+    });
     assert_eq!(reload(&dir), expected(&ops));
     // A crash while `log.replace.tmp` was written: the old log stays.
     fs::write(disk.dir().join("log.replace.tmp"), b"ZKRSLOG1\0\0").unwrap();
@@ -182,7 +196,10 @@ fn replaces_the_whole_log_and_finishes_an_interrupted_replace() {
     // Replacing with nothing empties the log.
     let mut disk = DirDisk::new(&dir.0);
     disk.load().unwrap();
-    let empty = PersistOp::Replace(Vec::new());
+    let empty = PersistOp::Install {
+        snapshot: snap(make_zxid(3, 2)),
+        entries: Vec::new(),
+    };
     disk.persist(std::slice::from_ref(&empty)).unwrap();
     ops.push(empty);
     assert_eq!(reload(&dir), expected(&ops));
@@ -242,4 +259,90 @@ fn keeps_the_dynamic_config_a_reconfig_persisted() {
     let disk = DirDisk::new(&dir.0);
     let text = fs::read_to_string(disk.dir().join("zoo.cfg.dynamic")).expect("the file");
     assert!(text.ends_with("version=2"), "{text}");
+}
+
+fn files(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn snapshots_roll_the_log_and_purges_delete_what_the_older_snapshot_covers() {
+    let dir = TempDir::new("snapshots");
+    let mut disk = DirDisk::new(&dir.0);
+    disk.load().unwrap();
+    let mut ops = vec![
+        PersistOp::Append(txns(1, 1..=5)),
+        PersistOp::Snapshot(snap(make_zxid(1, 5))),
+        PersistOp::Append(txns(1, 6..=9)),
+        PersistOp::Snapshot(snap(make_zxid(1, 9))),
+        PersistOp::Purge {
+            before: make_zxid(1, 5),
+        },
+        PersistOp::Append(txns(1, 10..=12)),
+    ];
+    disk.persist(&ops).unwrap();
+    let v2 = disk.dir().to_path_buf();
+    assert_eq!(
+        files(&v2, "snapshot."),
+        ["snapshot.0000000100000005", "snapshot.0000000100000009"]
+    );
+    // A segment per snapshot interval; the one holding only txns up to 1:5 is gone.
+    assert_eq!(
+        files(&v2, "log."),
+        ["log.0000000100000006", "log.000000010000000a"]
+    );
+    assert_eq!(reload(&dir), expected(&ops));
+    // The next snapshot's purge drops the snapshot at 1:5 and the segment up to 1:9.
+    let mut disk = DirDisk::new(&dir.0);
+    disk.load().unwrap();
+    let more = [
+        PersistOp::Snapshot(snap(make_zxid(1, 12))),
+        PersistOp::Purge {
+            before: make_zxid(1, 9),
+        },
+    ];
+    disk.persist(&more).unwrap();
+    ops.extend(more);
+    assert_eq!(
+        files(&v2, "snapshot."),
+        ["snapshot.0000000100000009", "snapshot.000000010000000c"]
+    );
+    assert_eq!(files(&v2, "log."), ["log.000000010000000a"]);
+    assert_eq!(reload(&dir), expected(&ops));
+}
+
+#[test]
+fn a_damaged_or_misnamed_snapshot_is_left_out_of_the_load() {
+    let dir = TempDir::new("bad-snapshot");
+    let mut disk = DirDisk::new(&dir.0);
+    disk.load().unwrap();
+    let ops = vec![
+        PersistOp::Append(txns(1, 1..=4)),
+        PersistOp::Snapshot(snap(make_zxid(1, 2))),
+        PersistOp::Snapshot(snap(make_zxid(1, 4))),
+    ];
+    disk.persist(&ops).unwrap();
+    let v2 = disk.dir().to_path_buf();
+    let newest = v2.join("snapshot.0000000100000004");
+    let mut bytes = fs::read(&newest).unwrap();
+    let n = bytes.len();
+    bytes[n - 6] ^= 1;
+    fs::write(&newest, &bytes).unwrap();
+    // A copy under another zxid's name, and a temp file a crash left.
+    fs::copy(
+        v2.join("snapshot.0000000100000002"),
+        v2.join("snapshot.0000000100000003"),
+    )
+    .unwrap();
+    fs::write(v2.join("snapshot.0000000100000005.tmp"), b"partial").unwrap();
+    let loaded = reload(&dir);
+    assert_eq!(loaded.snapshots, vec![snap(make_zxid(1, 2))]);
+    assert_eq!(loaded.log, txns(1, 1..=4));
+    assert!(!v2.join("snapshot.0000000100000005.tmp").exists());
 }

@@ -89,6 +89,10 @@ pub struct MemberStatus {
     pub serving: Serving,
     /// False once a reconfig removed it from the membership (it neither votes nor serves).
     pub in_config: bool,
+    /// The zxid of its newest snapshot (0: none).
+    pub snapshot: i64,
+    /// Txns its log holds in memory (after the newest snapshot, plus a short tail).
+    pub log_len: usize,
 }
 
 impl MemberStatus {
@@ -106,6 +110,8 @@ impl MemberStatus {
             applied: member.core().last_zxid(),
             serving: member.serving(),
             in_config: r.in_config(),
+            snapshot: r.snapshot_zxid(),
+            log_len: r.log_len(),
         }
     }
 }

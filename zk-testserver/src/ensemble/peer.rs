@@ -24,8 +24,11 @@ pub struct NodeState {
     pub role: PeerState,
     /// The epoch it leads with a synced quorum, if it does.
     pub established: Option<u32>,
-    /// Committed txns applied since it started (a restart applies its log again).
+    /// Committed txns applied since it started or since the snapshot it last restored (a
+    /// restart applies its log after its newest snapshot again).
     pub applied: Vec<LoggedTxn>,
+    /// The zxid of the last snapshot it restored (0: none).
+    pub restored: i64,
 }
 
 enum Command {
@@ -64,6 +67,7 @@ impl PeerNode {
             role: replica.state(),
             established: None,
             applied: Vec::new(),
+            restored: 0,
         };
         let (state_tx, state) = watch::channel(initial);
         let mut tasks = JoinSet::new();
@@ -194,6 +198,20 @@ impl Driver {
                     Output::Apply(txn) => {
                         self.state.send_modify(|s| s.applied.push(txn));
                     }
+                    // The state machine is the applied list: a snapshot records only its zxid
+                    // (an empty tree and no sessions in the snapshot format).
+                    Output::TakeSnapshot { zxid } => {
+                        let data = crate::storage::encode_snapshot_file(
+                            zxid,
+                            &crate::tree::DataTree::new(),
+                            &[],
+                        );
+                        self.replica.snapshot_taken(zxid, data);
+                    }
+                    Output::Restore(s) => self.state.send_modify(|st| {
+                        st.applied.clear();
+                        st.restored = s.zxid;
+                    }),
                     Output::Established { .. } | Output::Role(_) => changed = true,
                     // No client layer yet: forwarded writes and syncs have no origin here.
                     Output::Request { .. } | Output::Synced { .. } => {}

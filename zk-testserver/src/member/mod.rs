@@ -258,12 +258,35 @@ impl Member {
                     Output::Reconfigured(ref q) => {
                         // A reconfig's txn set the node already; the initial config's
                         // version is set here.
-                        let data = bytes::Bytes::from(q.to_string());
-                        let node = self.core.tree().get(crate::tree::CONFIG_NODE);
-                        if node.and_then(|n| n.data.as_ref()) != Some(&data) {
-                            self.core.set_config_node(data, q.version, now);
-                        }
+                        self.show_config(q, now);
                         self.peer_out.push(out);
+                    }
+                    Output::TakeSnapshot { zxid } => {
+                        if self.core.last_zxid() == zxid {
+                            let data = self.core.snapshot_bytes();
+                            self.replica.snapshot_taken(zxid, data);
+                        } else {
+                            tracing::error!(
+                                zxid,
+                                applied = self.core.last_zxid(),
+                                "snapshot asked at another zxid than the applied one"
+                            );
+                        }
+                    }
+                    Output::Restore(snapshot) => {
+                        match self.core.restore_snapshot(&snapshot.data, now) {
+                            Ok(_) => {
+                                if let Some(q) = self.replica.quorum_config().cloned() {
+                                    self.show_config(&q, now);
+                                }
+                            }
+                            Err(e) => tracing::error!(
+                                error = %e,
+                                zxid = snapshot.zxid,
+                                "cannot restore a snapshot the replica accepted"
+                            ),
+                        }
+                        self.update_serving();
                     }
                     Output::Send { .. } | Output::Persist { .. } => self.peer_out.push(out),
                     Output::Apply(txn) => self.core.apply_committed(&txn, now),
@@ -278,6 +301,15 @@ impl Member {
             }
         }
         self.update_serving();
+    }
+
+    /// Sets `/zookeeper/config` to `q` unless it shows it already.
+    fn show_config(&mut self, q: &crate::replication::QuorumConfig, now: i64) {
+        let data = bytes::Bytes::from(q.to_string());
+        let node = self.core.tree().get(crate::tree::CONFIG_NODE);
+        if node.and_then(|n| n.data.as_ref()) != Some(&data) {
+            self.core.set_config_node(data, q.version, now);
+        }
     }
 
     /// Leader: turns a forwarded request into its txn and proposes it.

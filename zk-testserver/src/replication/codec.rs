@@ -9,7 +9,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use zk_proto::{DecodeError, DecodeResult, Jute};
 
-use super::{Message, PeerState, SyncMode, Vote};
+use super::{Message, PeerState, Snapshot, SyncMode, Vote};
 use crate::storage::codec::{decode_logged, encode_logged};
 use crate::txn::LoggedTxn;
 
@@ -168,6 +168,8 @@ pub fn encode(msg: &Message, buf: &mut BytesMut) {
         Message::Sync {
             epoch,
             mode,
+            snapshot,
+            config,
             entries,
         } => {
             match mode {
@@ -180,6 +182,14 @@ pub fn encode(msg: &Message, buf: &mut BytesMut) {
             }
             put_u32(*epoch, buf);
             put_entries(entries, buf);
+            if *mode == SyncMode::Snap {
+                snapshot.is_some().encode(buf);
+                if let Some(s) = snapshot {
+                    s.zxid.encode(buf);
+                    s.data.encode(buf);
+                }
+                config.encode(buf);
+            }
         }
         Message::NewLeader {
             epoch,
@@ -298,10 +308,27 @@ pub fn decode(mut body: &[u8]) -> DecodeResult<Message> {
                 },
                 _ => SyncMode::Snap,
             };
+            let epoch = get_u32(buf)?;
+            let entries = get_entries(buf)?;
+            let (snapshot, config) = if mode == SyncMode::Snap {
+                let snapshot = if bool::decode(buf)? {
+                    Some(Snapshot {
+                        zxid: i64::decode(buf)?,
+                        data: Bytes::decode(buf)?,
+                    })
+                } else {
+                    None
+                };
+                (snapshot, Option::<String>::decode(buf)?)
+            } else {
+                (None, None)
+            };
             Message::Sync {
-                epoch: get_u32(buf)?,
+                epoch,
                 mode,
-                entries: get_entries(buf)?,
+                snapshot,
+                config,
+                entries,
             }
         }
         NEWLEADER => Message::NewLeader {
@@ -472,11 +499,26 @@ mod tests {
             SyncMode::Trunc { to: 0x3_0000_0002 },
             SyncMode::Snap,
         ] {
+            let snap = mode == SyncMode::Snap;
             all.push(Message::Sync {
                 epoch: 4,
                 mode,
+                snapshot: snap.then(|| Snapshot {
+                    zxid: 0x3_0000_0002,
+                    data: Bytes::from_static(b"state"),
+                }),
+                config: snap.then(|| "server.1=h:1:2\nversion=0".into()),
                 entries: vec![entry(0x3_0000_0003), entry(0x3_0000_0004)],
             });
+            if snap {
+                all.push(Message::Sync {
+                    epoch: 4,
+                    mode,
+                    snapshot: None,
+                    config: None,
+                    entries: Vec::new(),
+                });
+            }
         }
         all
     }

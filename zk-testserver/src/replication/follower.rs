@@ -1,5 +1,5 @@
 //! The follower: registers with the leader (FOLLOWERINFO), acknowledges its epoch, applies the
-//! sync (DIFF, TRUNC or SNAP) durably before acknowledging NEWLEADER, then logs proposals
+//! sync (DIFF, TRUNC or SNAP, the last in `snapshots.rs`) durably before acknowledging NEWLEADER, then logs proposals
 //! durably before acknowledging them and applies commits in order.
 
 use super::log::chains;
@@ -113,8 +113,28 @@ impl Replica {
                     self.on_leader_info(epoch);
                 }
             }
-            (Phase::AwaitSync { epoch }, Message::Sync { mode, entries, .. }) => {
-                self.on_sync(epoch, mode, entries)
+            (
+                Phase::AwaitSync { epoch },
+                Message::Sync {
+                    mode,
+                    entries,
+                    snapshot,
+                    config,
+                    ..
+                },
+            ) => {
+                if mode == SyncMode::Snap {
+                    match self.install_snapshot(snapshot, config, entries) {
+                        Ok(()) => {
+                            if let Some(f) = self.follower() {
+                                f.phase = Phase::AwaitNewLeader { epoch };
+                            }
+                        }
+                        Err(why) => self.sync_error(why),
+                    }
+                } else {
+                    self.on_sync(epoch, mode, entries)
+                }
             }
             (
                 Phase::AwaitNewLeader { epoch },
@@ -220,22 +240,7 @@ impl Replica {
                 self.log.truncate_after(to);
                 self.persist(PersistOp::Truncate { after: to });
             }
-            SyncMode::Snap => {
-                let keeps_applied = entries.len() >= self.applied
-                    && entries[..self.applied] == self.log.entries()[..self.applied];
-                if !keeps_applied {
-                    return self.sync_error("SNAP disagrees with applied txns");
-                }
-                if !chains(0, &entries) {
-                    return self.sync_error("SNAP log has a gap");
-                }
-                self.log.replace(entries);
-                self.persist(PersistOp::Replace(self.log.entries().to_vec()));
-                if let Some(f) = self.follower() {
-                    f.phase = Phase::AwaitNewLeader { epoch };
-                }
-                return;
-            }
+            SyncMode::Snap => return self.sync_error("SNAP handled apart"),
         }
         if !chains(self.log.last_zxid(), &entries) {
             return self.sync_error("sync txns do not follow the log");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     epoch_of, make_zxid, Deferred, Local, LoggedTxn, Message, Output, Replica, ReplicaConfig, Role,
-    ServerId, SyncMode, Txn,
+    ServerId, Snapshot, SyncMode, Txn,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ enum LearnerState {
     Info,
     /// ACKEPOCH received during discovery; synced once the epoch is established.
     AwaitSync { last_zxid: i64 },
+    /// Gets a SNAP once the snapshot asked of the driver is taken (no proposals meanwhile).
+    AwaitSnapshot,
     /// Sync and NEWLEADER sent (at `newleader_zxid`); proposals flow to it.
     Syncing { newleader_zxid: i64 },
     /// NEWLEADER acknowledged: its acks count.
@@ -332,20 +334,63 @@ impl Replica {
         }
     }
 
-    /// Sends a follower what it lacks (DIFF, TRUNC or SNAP) and NEWLEADER.
+    /// Sends a follower what it lacks (DIFF, TRUNC or SNAP) and NEWLEADER. A SNAP waits for
+    /// a snapshot of our applied state, asked of the driver now.
     fn start_sync(&mut self, to: ServerId, follower_last: i64) {
-        let last = self.log.last_zxid();
-        let (mode, entries) = if self.log.holds(follower_last) {
-            let missing = self.log.after(follower_last);
-            if missing.len() > self.cfg.snap_threshold {
-                (SyncMode::Snap, self.log.entries().to_vec())
-            } else {
-                (SyncMode::Diff, missing.to_vec())
-            }
-        } else {
+        let held = self.log.holds(follower_last);
+        let far = self.applied > follower_last
+            && self.log.after(follower_last).len() > self.cfg.snap_threshold;
+        if held && !far {
+            let entries = self.log.after(follower_last).to_vec();
+            self.send_sync(to, SyncMode::Diff, None, entries);
+        } else if !held && follower_last > self.log.base() {
+            // The follower's last txn is not ours: it diverged after the last zxid we hold
+            // below it.
             let keep = self.log.last_below(follower_last);
-            (SyncMode::Trunc { to: keep }, self.log.after(keep).to_vec())
-        };
+            let entries = self.log.after(keep).to_vec();
+            self.send_sync(to, SyncMode::Trunc { to: keep }, None, entries);
+        } else {
+            let Some(x) = self.leader().and_then(|l| l.learners.get_mut(&to)) else {
+                return;
+            };
+            x.state = LearnerState::AwaitSnapshot;
+            tracing::debug!(to, "a follower behind our log waits for a snapshot");
+            self.request_snapshot();
+        }
+    }
+
+    /// A snapshot of our applied state was taken: the followers waiting for one get it.
+    pub(super) fn leader_snapshot_ready(&mut self, snapshot: Snapshot) {
+        let Some(l) = self.leader() else { return };
+        let waiting: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, x)| x.state == LearnerState::AwaitSnapshot)
+            .map(|(p, _)| *p)
+            .collect();
+        if waiting.is_empty() {
+            return;
+        }
+        if !self.log.holds(snapshot.zxid) {
+            // Trimmed past it meanwhile: a newer one.
+            self.request_snapshot();
+            return;
+        }
+        let entries = self.log.after(snapshot.zxid).to_vec();
+        for p in waiting {
+            self.send_sync(p, SyncMode::Snap, Some(snapshot.clone()), entries.clone());
+        }
+    }
+
+    fn send_sync(
+        &mut self,
+        to: ServerId,
+        mode: SyncMode,
+        snapshot: Option<Snapshot>,
+        entries: Vec<LoggedTxn>,
+    ) {
+        let last = self.log.last_zxid();
+        let config = snapshot.as_ref().and_then(|_| self.config_text());
         let Some(l) = self.leader() else { return };
         let Some(epoch) = l.epoch else { return };
         let Some(x) = l.learners.get_mut(&to) else {
@@ -360,6 +405,8 @@ impl Replica {
             Message::Sync {
                 epoch,
                 mode,
+                snapshot,
+                config,
                 entries,
             },
         );

@@ -3,6 +3,7 @@
 //! The names follow ZooKeeper's `QuorumPacket` types (PROTOCOL.md §8); the encoding is our own
 //! (messages are Rust values; a driver that talks over sockets frames them itself).
 
+use super::Snapshot;
 use crate::txn::LoggedTxn;
 
 /// A member's id (`server.N` / `myid`).
@@ -97,6 +98,11 @@ pub enum Message {
         epoch: u32,
         /// How the follower's log is brought in line.
         mode: SyncMode,
+        /// SNAP: the leader's snapshot; the entries follow it.
+        snapshot: Option<Snapshot>,
+        /// SNAP: the leader's active membership (a reconfig inside the snapshot is not
+        /// replayed, so the follower takes the membership from here).
+        config: Option<String>,
         /// The txns to append after the truncation or replacement, in zxid order.
         entries: Vec<LoggedTxn>,
     },
@@ -197,7 +203,7 @@ pub enum SyncMode {
         /// The last zxid kept (0: none).
         to: i64,
     },
-    /// Replace the whole log by the entries (a full state transfer).
+    /// Start over from the message's snapshot followed by the entries (a state transfer).
     Snap,
 }
 

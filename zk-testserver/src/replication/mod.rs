@@ -24,9 +24,16 @@
 //!   over a quorum; members persist `acceptedEpoch` before ACKEPOCH; a member acknowledges an
 //!   epoch at most once; a leader that meets a more recent history steps down.
 //! - **Synchronization**: DIFF, TRUNC (to the leader's last zxid below the follower's) or SNAP
-//!   (whole log); the follower makes the synced txns and its `currentEpoch` durable *before* it
-//!   acknowledges NEWLEADER (ZOOKEEPER-3911/3023/4646); once a quorum did, the leader commits
-//!   its whole log and sends UPTODATE.
+//!   (a snapshot of the leader's applied state taken for it and the log after it, for a
+//!   follower behind the leader's in-memory log); the follower makes the synced txns (and snapshot) and its `currentEpoch` durable
+//!   *before* it acknowledges NEWLEADER (ZOOKEEPER-3911/3023/4646); once a quorum did, the
+//!   leader commits its whole log and sends UPTODATE.
+//! - **Snapshots and log trimming** (`snapshots.rs`): every `snap_count` applied txns
+//!   (randomized as ZooKeeper's `SyncRequestProcessor` does) the core asks the driver for a
+//!   snapshot of the state machine ([`Output::TakeSnapshot`], answered with
+//!   [`Replica::snapshot_taken`]), persists it and purges from disk what the snapshot before
+//!   it no longer needs; the in-memory log keeps only a tail of applied txns (`snap_retain`)
+//!   and the ones not applied yet.
 //! - **Broadcast**: proposals with `zxid = epoch << 32 | counter`, durable ACKs, commits in
 //!   zxid order once a quorum (the leader counts only after its own fsync) holds them.
 //! - **Liveness**: PINGs every tick; a leader without a quorum heard within `sync_limit_ms`
@@ -44,6 +51,7 @@ mod quorum;
 mod reconfig;
 mod requests;
 mod sessions;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 
@@ -51,7 +59,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::session::SessionTracker;
 
-pub use log::{DurableState, PersistOp};
+pub use log::{DurableState, PersistOp, Snapshot};
 pub use messages::{counter_of, epoch_of, make_zxid, Message, PeerState, ServerId, SyncMode, Vote};
 pub use quorum::{QuorumConfig, ServerSpec};
 
@@ -80,8 +88,17 @@ pub struct ReplicaConfig {
     pub init_limit_ms: i64,
     /// A leader or follower silent for this long is given up on (`syncLimit` × tick), ms.
     pub sync_limit_ms: i64,
-    /// A follower missing more than this many txns gets a SNAP instead of a DIFF.
+    /// A follower missing more than this many txns gets a SNAP instead of a DIFF (when the
+    /// leader's snapshot is past the follower's last zxid).
     pub snap_threshold: usize,
+    /// Applied txns between snapshots (ZooKeeper's `snapCount`): a snapshot is taken after a
+    /// number drawn between half of it and all of it, differently on each member.
+    pub snap_count: u64,
+    /// Applied txns kept in memory for DIFF syncs of followers just behind (ZooKeeper's
+    /// `commitLogCount`): the in-memory log holds between this many and twice this many (at
+    /// least 16 more) applied txns, plus the ones not applied yet. A follower further behind
+    /// gets a SNAP of a snapshot taken for it.
+    pub snap_retain: usize,
     /// The membership with addresses and version (ZooKeeper's dynamic config), needed for
     /// `/zookeeper/config` and `reconfig`. When set, it decides `voters` and `observers`;
     /// a committed reconfig replaces it.
@@ -129,6 +146,8 @@ impl ReplicaConfig {
             init_limit_ms: 100,
             sync_limit_ms: 50,
             snap_threshold: 1000,
+            snap_count: 100_000,
+            snap_retain: 500,
             quorum: None,
             version_initial_config: true,
         }
@@ -153,8 +172,18 @@ pub enum Output {
         op: PersistOp,
     },
     /// A committed txn: apply it to the state machine. Emitted once per txn, in zxid order
-    /// (a restarted replica starts again from the first txn of its log).
+    /// (a restarted replica continues after the snapshot it restored, or from the first txn).
     Apply(LoggedTxn),
+    /// Serialize the state machine now (it has applied exactly `zxid`: this follows that
+    /// txn's [`Output::Apply`]) and hand the bytes to [`Replica::snapshot_taken`].
+    TakeSnapshot {
+        /// The last applied txn.
+        zxid: i64,
+    },
+    /// Replace the state machine (tree and sessions) by this snapshot's state; the next
+    /// [`Output::Apply`] follows it. Emitted by a restarted replica that loaded a snapshot
+    /// and by a follower that received one in a SNAP sync.
+    Restore(Snapshot),
     /// This member now leads `epoch` with a quorum synced: it accepts proposals.
     Established {
         /// The epoch.
@@ -225,7 +254,15 @@ pub struct Replica {
     accepted_epoch: u32,
     current_epoch: u32,
     committed: i64,
-    applied: usize,
+    /// The zxid of the last txn handed out to apply (or restored from a snapshot).
+    applied: i64,
+    /// The zxid of the newest snapshot persisted (0: none).
+    snapshot_zxid: i64,
+    /// Applied txns since the last snapshot, the number that triggers the next one, and the
+    /// snapshot asked of the driver and not yet taken.
+    since_snapshot: u64,
+    snap_at: u64,
+    snap_pending: Option<i64>,
     role: Role,
     /// Bumped on every role change; deferred actions of an older role are dropped.
     generation: u64,
@@ -264,11 +301,15 @@ impl Replica {
             },
             cfg,
             now,
-            log: Log::new(durable.log),
+            log: Log::default(),
             accepted_epoch: durable.accepted_epoch,
             current_epoch: durable.current_epoch,
             committed: 0,
             applied: 0,
+            snapshot_zxid: 0,
+            since_snapshot: 0,
+            snap_at: 0,
+            snap_pending: None,
             role: Role::Looking(Election::idle()),
             generation: 0,
             round: 0,
@@ -287,6 +328,8 @@ impl Replica {
         };
         r.restore_config(durable.config.as_deref());
         r.sessions = Replica::new_tracker(r.cfg.tick_ms);
+        r.snap_at = r.next_snap_at();
+        r.load(durable.snapshots, durable.log);
         r.become_looking();
         r
     }
@@ -471,11 +514,14 @@ impl Replica {
         if let Some(e) = &self.broken {
             return Err(e.clone());
         }
-        if self.applied > self.log.len() {
+        if self.applied > self.log.last_zxid() {
             return Err("applied past the end of the log".into());
         }
-        if self.applied > 0 && self.log.entries()[self.applied - 1].zxid > self.committed {
+        if self.applied > self.committed {
             return Err("applied an uncommitted txn".into());
+        }
+        if self.log.base() > self.applied {
+            return Err("the log's base is past the applied state".into());
         }
         if self.current_epoch > self.accepted_epoch {
             return Err(format!(
@@ -560,25 +606,28 @@ impl Replica {
         if zxid > self.committed {
             self.committed = zxid;
         }
-        while self.applied < self.log.len() && self.log.entries()[self.applied].zxid <= zxid {
-            let entry = self.log.entries()[self.applied].clone();
+        let mut next = self
+            .log
+            .entries()
+            .partition_point(|e| e.zxid <= self.applied);
+        while next < self.log.len() && self.log.entries()[next].zxid <= zxid {
+            let entry = self.log.entries()[next].clone();
             self.track_sessions(&entry.txn);
             let config = reconfig::config_of(&entry);
+            self.applied = entry.zxid;
             self.out.push(Output::Apply(entry));
-            self.applied += 1;
+            next += 1;
             if let Some(config) = config {
                 self.activate(config);
             }
+            self.count_applied();
         }
+        self.log.trim_applied(self.applied, self.cfg.snap_retain);
     }
 
     /// The zxid of the last applied txn (0 if none).
     fn applied_zxid(&self) -> i64 {
-        if self.applied == 0 {
-            0
-        } else {
-            self.log.entries()[self.applied - 1].zxid
-        }
+        self.applied
     }
 
     fn set_role(&mut self, role: Role) {

@@ -20,6 +20,8 @@ struct Cluster {
     queued: Vec<VecDeque<(u64, PersistOp)>>,
     inbox: VecDeque<(ServerId, ServerId, Message)>,
     applied: Vec<Vec<LoggedTxn>>,
+    /// The state machine (the applied list) at each snapshot taken, by zxid.
+    states: std::collections::BTreeMap<i64, Vec<LoggedTxn>>,
     sent: Vec<(ServerId, ServerId, Message)>,
     /// Forwarded writes that reached a leader: (leader index, from, session, payload).
     requests: Vec<(usize, ServerId, i64, bytes::Bytes)>,
@@ -44,6 +46,7 @@ impl Cluster {
             queued: vec![VecDeque::new(); n],
             inbox: VecDeque::new(),
             applied: vec![Vec::new(); n],
+            states: Default::default(),
             sent: Vec::new(),
             down: Default::default(),
             requests: Vec::new(),
@@ -67,6 +70,18 @@ impl Cluster {
                 }
                 Output::Persist { seq, op } => self.queued[i].push_back((seq, op)),
                 Output::Apply(t) => self.applied[i].push(t),
+                Output::TakeSnapshot { zxid } => {
+                    assert_eq!(self.applied[i].last().map_or(0, |t| t.zxid), zxid);
+                    self.states.insert(zxid, self.applied[i].clone());
+                    let data = crate::storage::encode_snapshot_file(
+                        zxid,
+                        &crate::tree::DataTree::new(),
+                        &[],
+                    );
+                    self.replicas[i].snapshot_taken(zxid, data);
+                    self.collect(i);
+                }
+                Output::Restore(s) => self.applied[i] = self.states[&s.zxid].clone(),
                 Output::Established { .. } | Output::Role(_) | Output::Reconfigured(_) => {}
                 Output::Request {
                     from,
@@ -244,12 +259,14 @@ fn the_member_with_the_latest_history_wins() {
     let ahead = DurableState {
         accepted_epoch: 1,
         current_epoch: 1,
+        snapshots: vec![],
         log: vec![entry.clone()],
         config: None,
     };
     let behind = DurableState {
         accepted_epoch: 1,
         current_epoch: 1,
+        snapshots: vec![],
         log: vec![],
         config: None,
     };
@@ -284,12 +301,14 @@ fn a_follower_with_an_uncommitted_tail_is_truncated() {
     let tail = DurableState {
         accepted_epoch: 1,
         current_epoch: 1,
+        snapshots: vec![],
         log: vec![common.clone(), mk(make_zxid(1, 2))],
         config: None,
     };
     let moved = DurableState {
         accepted_epoch: 2,
         current_epoch: 2,
+        snapshots: vec![],
         log: vec![common.clone(), mk(make_zxid(2, 1))],
         config: None,
     };
@@ -468,6 +487,7 @@ fn a_member_that_accepted_a_later_epoch_still_rejoins() {
         let d = DurableState {
             accepted_epoch: if id == 1 { 5 } else { 1 },
             current_epoch: 1,
+            snapshots: vec![],
             log: vec![],
             config: None,
         };
@@ -706,3 +726,6 @@ fn a_lost_followerinfo_is_sent_again_within_100_ms_not_a_tick() {
     }
     assert!(c.now >= 100, "the resend waited {} ms", c.now);
 }
+
+#[path = "snapshot_tests.rs"]
+mod snapshot_tests;

@@ -63,6 +63,15 @@ impl Checker {
         }
     }
 
+    /// Where `zxid` is in the committed history.
+    pub(crate) fn position(&self, zxid: i64) -> Option<usize> {
+        self.index.get(&zxid).copied()
+    }
+
+    fn is_committed_zxid(&self, zxid: i64) -> bool {
+        zxid == 0 || self.index.contains_key(&zxid)
+    }
+
     fn is_committed(&self, txn: &LoggedTxn) -> bool {
         self.index
             .get(&txn.zxid)
@@ -80,6 +89,12 @@ impl Checker {
         let fail = |what: String| Err(format!("member {member}'s disk: {what}"));
         match op {
             PersistOp::Truncate { after } => {
+                if *after < disk.snapshot_zxid() {
+                    return fail(format!(
+                        "TRUNC below the snapshot at {:#x}",
+                        disk.snapshot_zxid()
+                    ));
+                }
                 if let Some(lost) = disk
                     .log
                     .iter()
@@ -88,19 +103,51 @@ impl Checker {
                     return fail(format!("TRUNC drops committed {:#x}", lost.zxid));
                 }
             }
-            PersistOp::Replace(entries) => {
+            PersistOp::Install { snapshot, entries } => {
+                if !self.is_committed_zxid(snapshot.zxid) {
+                    return fail(format!(
+                        "SNAP installs a snapshot at {:#x}, not committed",
+                        snapshot.zxid
+                    ));
+                }
                 for old in disk.log.iter().filter(|e| self.is_committed(e)) {
-                    if entries.binary_search_by_key(&old.zxid, |e| e.zxid).is_err() {
+                    if old.zxid > snapshot.zxid
+                        && entries.binary_search_by_key(&old.zxid, |e| e.zxid).is_err()
+                    {
                         return fail(format!("SNAP drops committed {:#x}", old.zxid));
                     }
                 }
-                if let Err(e) = check_chain(0, entries) {
+                if let Err(e) = check_chain(snapshot.zxid, entries) {
                     return fail(e);
                 }
             }
+            PersistOp::Snapshot(s) => {
+                if !self.is_committed_zxid(s.zxid) {
+                    return fail(format!("snapshot at {:#x}, not committed", s.zxid));
+                }
+                if s.zxid <= disk.snapshot_zxid() || s.zxid > disk.last_zxid() {
+                    return fail(format!(
+                        "snapshot at {:#x} with {:#x} on disk, logged up to {:#x}",
+                        s.zxid,
+                        disk.snapshot_zxid(),
+                        disk.last_zxid()
+                    ));
+                }
+            }
+            PersistOp::Purge { before } => {
+                // Only what a durable snapshot covers goes, and the one before the newest
+                // stays with the log after it.
+                let kept = disk.snapshots.iter().any(|s| s.zxid == *before);
+                let newer = disk.snapshots.iter().any(|s| s.zxid > *before);
+                if !kept || !newer {
+                    return fail(format!(
+                        "purge before {before:#x} with snapshots {:?}",
+                        disk.snapshots
+                    ));
+                }
+            }
             PersistOp::Append(entries) => {
-                let last = disk.log.last().map_or(0, |e| e.zxid);
-                if let Err(e) = check_chain(last, entries) {
+                if let Err(e) = check_chain(disk.last_zxid(), entries) {
                     return fail(e);
                 }
             }
@@ -144,9 +191,10 @@ impl Checker {
         let holders = disks
             .iter()
             .filter(|d| {
-                d.log
-                    .binary_search_by_key(&zxid, |e| e.zxid)
-                    .is_ok_and(|j| &d.log[j] == txn)
+                d.snapshot_zxid() >= zxid
+                    || d.log
+                        .binary_search_by_key(&zxid, |e| e.zxid)
+                        .is_ok_and(|j| &d.log[j] == txn)
             })
             .count();
         if holders * 2 <= voters {

@@ -35,6 +35,9 @@ pub(crate) struct MemberSummary {
     pub(crate) sessions: u64,
     pub(crate) crashes: u64,
     pub(crate) partitions: u64,
+    /// Snapshots persisted, and SNAP syncs of a snapshot installed.
+    pub(crate) snapshots: u64,
+    pub(crate) installs: u64,
 }
 
 #[derive(Debug)]
@@ -139,6 +142,8 @@ pub(crate) struct MemberSim {
     acked: Vec<(String, i64)>,
     settling: bool,
     duration_ms: i64,
+    /// The members' `snap_count` (small: snapshots, restores and SNAP syncs of them happen).
+    snap_count: u64,
     summary: MemberSummary,
 }
 
@@ -170,6 +175,7 @@ impl MemberSim {
             })
             .collect();
         let clients = (0..1 + rng.below(4)).map(|_| Client::default()).collect();
+        let snap_count = [5, 20, 80][rng.below(3)];
         MemberSim {
             rng,
             now: 0,
@@ -184,6 +190,7 @@ impl MemberSim {
             acked: Vec::new(),
             settling: false,
             duration_ms: 1_500,
+            snap_count,
             summary: MemberSummary::default(),
         }
     }
@@ -197,7 +204,9 @@ impl MemberSim {
     fn start_node(&mut self, i: usize) -> Result<(), String> {
         let n = self.nodes.len() as ServerId;
         let node = &mut self.nodes[i];
-        let cfg = ReplicaConfig::fast(node.id, 1..=n);
+        let mut cfg = ReplicaConfig::fast(node.id, 1..=n);
+        cfg.snap_count = self.snap_count;
+        cfg.snap_retain = 3;
         let mut core = CoreConfig::with_tick(cfg.tick_ms);
         core.secret = SECRET;
         core.min_session_timeout_ms = 20;
@@ -444,6 +453,11 @@ impl MemberSim {
                     )));
                 }
                 Output::Persist { seq, op } => {
+                    match op {
+                        PersistOp::Snapshot(_) => self.summary.snapshots += 1,
+                        PersistOp::Install { .. } => self.summary.installs += 1,
+                        _ => {}
+                    }
                     let node = &mut self.nodes[i];
                     node.queue.push((seq, op));
                     if node.queue.len() == 1 {

@@ -15,6 +15,7 @@ mod members;
 mod network;
 mod reconfig;
 mod rng;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +51,11 @@ pub(crate) struct SimConfig {
     /// Clients with sessions.
     pub(crate) clients: usize,
     pub(crate) persist_latency: (i64, i64),
+    /// The replicas' `snap_count`, `snap_retain` and `snap_threshold`: small, so snapshots,
+    /// trims and SNAP syncs of snapshots happen in most runs.
+    pub(crate) snap_count: u64,
+    pub(crate) snap_retain: usize,
+    pub(crate) snap_threshold: usize,
 }
 
 impl SimConfig {
@@ -74,6 +80,10 @@ impl SimConfig {
             write_every: (0, rng.range(1, 6)),
             clients: 1 + rng.below(5),
             persist_latency: (0, rng.range(0, 6)),
+            // Drawn last, so the draws above stay what they were for each seed.
+            snap_count: [8, 20, 50, 100][rng.below(4)],
+            snap_retain: [0, 1, 5, 30][rng.below(4)],
+            snap_threshold: [3, 20, 1000][rng.below(3)],
         }
     }
 }
@@ -149,8 +159,8 @@ struct Member {
     paused_until: i64,
     tree: DataTree,
     applied: usize,
-    /// Sessions of the txns this member applied.
-    sessions: std::collections::BTreeSet<i64>,
+    /// Sessions of the txns this member applied, with their timeouts.
+    sessions: BTreeMap<i64, i32>,
     sync_errors: u64,
 }
 
@@ -173,6 +183,9 @@ pub(crate) struct Summary {
     pub(crate) syncs: u64,
     /// Reconfigs proposed (an observer made a voter or back).
     pub(crate) reconfigs: u64,
+    /// Snapshots taken, and restored (at a restart or from a SNAP sync).
+    pub(crate) snapshots: u64,
+    pub(crate) restores: u64,
     pub(crate) end_ms: i64,
 }
 
@@ -201,14 +214,21 @@ pub(crate) struct Sim {
     syncs: BTreeMap<u64, (usize, u64, usize)>,
     next_sync: u64,
     summary: Summary,
+    /// The committed state replayed up to a history position (checks restored snapshots).
+    reference: Option<(usize, DataTree, BTreeMap<i64, i32>)>,
     /// The last steps, for a failure report (kept only when tracing: a failing seed is
     /// replayed with it on).
     trace: Option<VecDeque<String>>,
 }
 
-fn replica_config(id: ServerId, voters: usize, observers: usize) -> ReplicaConfig {
-    let v = voters as ServerId;
-    ReplicaConfig::fast(id, 1..=v).with_quorum(reconfig::initial(voters, observers))
+fn replica_config(id: ServerId, sim: &SimConfig) -> ReplicaConfig {
+    let v = sim.members as ServerId;
+    let mut cfg =
+        ReplicaConfig::fast(id, 1..=v).with_quorum(reconfig::initial(sim.members, sim.observers));
+    cfg.snap_count = sim.snap_count;
+    cfg.snap_retain = sim.snap_retain;
+    cfg.snap_threshold = sim.snap_threshold;
+    cfg
 }
 
 impl Sim {
@@ -254,6 +274,7 @@ impl Sim {
             syncs: BTreeMap::new(),
             next_sync: 0,
             summary,
+            reference: None,
             trace: None,
         }
     }
@@ -380,7 +401,7 @@ impl Sim {
 
     fn start_member(&mut self, i: usize) -> Result<(), String> {
         let m = &mut self.members[i];
-        let cfg = replica_config(m.id, self.cfg.members, self.cfg.observers);
+        let cfg = replica_config(m.id, &self.cfg);
         m.replica = Some(Replica::new(cfg, m.disk.clone(), self.now));
         m.tree = DataTree::new();
         m.applied = 0;
@@ -485,13 +506,40 @@ impl Sim {
     }
 
     fn drain(&mut self, i: usize) -> Result<(), String> {
-        let Some(r) = self.members[i].replica.as_mut() else {
-            return Ok(());
-        };
-        let outputs = r.take_outputs();
+        loop {
+            let Some(r) = self.members[i].replica.as_mut() else {
+                return Ok(());
+            };
+            let outputs = r.take_outputs();
+            if outputs.is_empty() {
+                break;
+            }
+            self.carry_out(i, outputs)?;
+        }
+        // A member that no longer leads answers its pending writes with a connection loss.
+        let leads = self.members[i]
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.established_epoch().is_some());
+        if !leads {
+            self.in_flight.retain(|(m, _), _| *m != i);
+        }
+        let synced = self.members[i]
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.synced_leader().is_some());
+        if !leads && !synced {
+            self.forwards.retain(|_, (m, _)| *m != i);
+        }
+        Ok(())
+    }
+
+    fn carry_out(&mut self, i: usize, outputs: Vec<Output>) -> Result<(), String> {
         let id = self.members[i].id;
         for out in outputs {
             match out {
+                Output::TakeSnapshot { zxid } => self.take_snapshot(i, zxid)?,
+                Output::Restore(s) => self.restore(i, &s)?,
                 Output::Send { to, msg } => self.transmit(id, to, msg),
                 Output::Persist { seq, op } => {
                     let m = &mut self.members[i];
@@ -521,21 +569,6 @@ impl Sim {
                 Output::Synced { id: sync, ok } => self.synced(i, sync, ok)?,
                 Output::Reconfigured(_) => {}
             }
-        }
-        // A member that no longer leads answers its pending writes with a connection loss.
-        let leads = self.members[i]
-            .replica
-            .as_ref()
-            .is_some_and(|r| r.established_epoch().is_some());
-        if !leads {
-            self.in_flight.retain(|(m, _), _| *m != i);
-        }
-        let synced = self.members[i]
-            .replica
-            .as_ref()
-            .is_some_and(|r| r.synced_leader().is_some());
-        if !leads && !synced {
-            self.forwards.retain(|_, (m, _)| *m != i);
         }
         Ok(())
     }
@@ -576,15 +609,18 @@ impl Sim {
         let m = &mut self.members[i];
         self.checker.on_apply(m.id, m.applied, &txn)?;
         match &txn.txn {
-            Txn::CreateSession { session_id, .. } => {
-                m.sessions.insert(*session_id);
+            Txn::CreateSession {
+                session_id,
+                timeout_ms,
+            } => {
+                m.sessions.insert(*session_id, *timeout_ms);
             }
             Txn::CloseSession { session_id } => {
                 m.sessions.remove(session_id);
             }
             Txn::Create {
                 ephemeral_owner, ..
-            } if *ephemeral_owner > 0 && !m.sessions.contains(ephemeral_owner) => {
+            } if *ephemeral_owner > 0 && !m.sessions.contains_key(ephemeral_owner) => {
                 return Err(format!(
                     "member {} applied an ephemeral of session {ephemeral_owner:#x}, not open",
                     m.id
@@ -666,14 +702,7 @@ impl Sim {
         self.checker.check_acked()?;
         let first = &self.members[0];
         for m in &self.members {
-            if m.disk.log != self.checker.history {
-                return Err(format!(
-                    "member {}'s disk holds {} txns, the history {}",
-                    m.id,
-                    m.disk.log.len(),
-                    self.checker.history.len()
-                ));
-            }
+            self.check_disk(m)?;
             if m.tree != first.tree {
                 return Err(format!("member {}'s tree differs from member 1's", m.id));
             }

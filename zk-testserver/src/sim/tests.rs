@@ -54,11 +54,13 @@ fn seeds() {
         total.ephemerals += s.ephemerals;
         total.syncs += s.syncs;
         total.reconfigs += s.reconfigs;
+        total.snapshots += s.snapshots;
+        total.restores += s.restores;
     }
     eprintln!(
         "{count} seeds from {first}: {} steps, {} txns committed, {} writes acknowledged, {} \
          epochs, {} crashes, {} partitions, {} pauses, {} sessions ({} expired by a leader), {} ephemerals, {} \
-         syncs, {} reconfigs",
+         syncs, {} reconfigs, {} snapshots, {} restored",
         total.steps,
         total.committed,
         total.acked,
@@ -70,7 +72,13 @@ fn seeds() {
         total.expired,
         total.ephemerals,
         total.syncs,
-        total.reconfigs
+        total.reconfigs,
+        total.snapshots,
+        total.restores
+    );
+    assert!(
+        count < 20 || total.restores > 0,
+        "no snapshot was ever restored"
     );
     assert!(count < 20 || total.expired > 0, "no session ever expired");
     assert!(
@@ -143,7 +151,17 @@ fn checker_rejects_lost_or_undurable_writes() {
         .on_persist(1, &holds, &PersistOp::Truncate { after: 0 })
         .is_err());
     assert!(c
-        .on_persist(1, &holds, &PersistOp::Replace(vec![]))
+        .on_persist(
+            1,
+            &holds,
+            &PersistOp::Install {
+                snapshot: crate::replication::Snapshot {
+                    zxid: 0,
+                    data: bytes::Bytes::new(),
+                },
+                entries: vec![]
+            }
+        )
         .is_err());
     let gap = PersistOp::Append(vec![txn(0x1_0000_0003)]);
     assert!(c.on_persist(1, &holds, &gap).is_err());
@@ -182,6 +200,8 @@ fn member_seeds() {
                 total.sessions += s.sessions;
                 total.crashes += s.crashes;
                 total.partitions += s.partitions;
+                total.snapshots += s.snapshots;
+                total.installs += s.installs;
             }
             Err(e) => panic!(
                 "member simulation seed {seed} failed: {e}\nreplay: ZK_MEMBER_SIM_SEED={seed} \
@@ -195,4 +215,8 @@ fn member_seeds() {
         "no write was acknowledged"
     );
     assert!(count == 0 || total.reads > 0, "no read of an own write");
+    assert!(
+        count < 10 || total.installs > 0,
+        "no snapshot was installed"
+    );
 }

@@ -180,14 +180,27 @@ pub fn encode_snapshot(tree: &DataTree, sessions: &[(i64, i32)], buf: &mut Bytes
     }
 }
 
-/// Decodes what [`encode_snapshot`] wrote.
-pub fn decode_snapshot(mut body: &[u8]) -> DecodeResult<(DataTree, Vec<(i64, i32)>)> {
-    let buf = &mut body;
-    let n = i32::decode(buf)?.max(0);
-    let mut sessions = Vec::new();
+/// Decodes the sessions at the start of a snapshot body, leaving `buf` at the tree.
+pub fn decode_snapshot_sessions(buf: &mut &[u8]) -> DecodeResult<Vec<(i64, i32)>> {
+    let n = i32::decode(buf)?.max(0) as usize;
+    // Each session takes 12 bytes: a count the input cannot back is refused.
+    if n.saturating_mul(12) > buf.remaining() {
+        return Err(DecodeError::Truncated {
+            needed: n.saturating_mul(12),
+            remaining: buf.remaining(),
+        });
+    }
+    let mut sessions = Vec::with_capacity(n);
     for _ in 0..n {
         sessions.push((i64::decode(buf)?, i32::decode(buf)?));
     }
+    Ok(sessions)
+}
+
+/// Decodes what [`encode_snapshot`] wrote.
+pub fn decode_snapshot(mut body: &[u8]) -> DecodeResult<(DataTree, Vec<(i64, i32)>)> {
+    let buf = &mut body;
+    let sessions = decode_snapshot_sessions(buf)?;
     let count = i32::decode(buf)?.max(0);
     let mut tree = DataTree::empty();
     for _ in 0..count {

@@ -376,3 +376,58 @@ async fn member_conf_matches_real_zookeeper() {
     assert!(ours.contains("dataDir="));
     assert!(ours.ends_with("version=0"));
 }
+
+/// `snapCount` in `zoo.cfg`: each member process writes `snapshot.<zxid>` files into
+/// `dataDir/version-2` and purges the logs and snapshots they make obsolete; a member
+/// restarted after many snapshots serves every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binaries_with_snap_count_snapshot_and_purge_their_data_dirs() {
+    let mut m = tokio::task::block_in_place(|| {
+        let mut m = Members::write_with(3, "snap", |_| "snapCount=20\n".to_string());
+        for i in 0..3 {
+            m.start(i);
+        }
+        m
+    });
+    tokio::task::block_in_place(|| m.wait_leader());
+    let c = client_of(&m.connect_string()).await;
+    for i in 0..300 {
+        create_retrying(&c, &format!("/p{i}"), b"p").await;
+    }
+    assert_eq!(synced_read(&c, "/p299").await.as_deref(), Some(&b"p"[..]));
+    for i in 0..3 {
+        let v2 = m
+            .dir
+            .join(format!("member-{}", i + 1))
+            .join("data")
+            .join("version-2");
+        let names: Vec<String> = std::fs::read_dir(&v2)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let count = |prefix: &str| {
+            names
+                .iter()
+                .filter(|n| n.starts_with(prefix) && !n.ends_with(".tmp"))
+                .count()
+        };
+        // About 20 snapshots each were taken: two are kept, and the logs after the older.
+        assert!(
+            (1..=2).contains(&count("snapshot.")),
+            "member {}: {names:?}",
+            i + 1
+        );
+        assert!(count("log.") <= 3, "member {}: {names:?}", i + 1);
+    }
+    tokio::task::block_in_place(|| {
+        m.kill(2);
+        m.start(2);
+    });
+    let back = client_of(&m.addr(2).to_string()).await;
+    assert_eq!(
+        synced_read(&back, "/p299").await.as_deref(),
+        Some(&b"p"[..])
+    );
+    let children = back.get_children("/").await.expect("children");
+    assert_eq!(children.iter().filter(|c| c.starts_with('p')).count(), 300);
+}

@@ -15,5 +15,6 @@ mod read_only;
 mod reconfig;
 mod restart;
 mod sessions;
+mod snapshots;
 mod support;
 mod tls;
