@@ -22,7 +22,7 @@ use zk_client::{Client, Error};
 use zk_testserver::linearizability::{Call, CheckResult, Checker, Operation, Outcome, Time};
 use zk_testserver::Ensemble;
 
-use crate::support::{client_at, client_of, create_retrying, init_tracing, within};
+use crate::support::{client_at, client_of, create_retrying, init_tracing, within, TempDir};
 
 /// Registers per round.
 const KEYS: usize = 3;
@@ -263,26 +263,14 @@ struct Round {
     faults: Vec<String>,
 }
 
-/// Directory for a round's [`DirDisk`](zk_testserver::ensemble::DirDisk)s, removed on drop.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// One round: an ensemble, registers, clients and the nemesis; then the final reads on every
 /// member (appended to the history) and the durability check.
 async fn round(seed: u64) -> Round {
     let mut rng = Rng::new(seed);
     let on_disk = rng.below(3) == 0;
     let mut builder = Ensemble::builder().members(3).fast_timeouts();
-    let dir = on_disk.then(|| {
-        let dir = std::env::temp_dir().join(format!("zk-nemesis-{}-{seed}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    });
+    // A round's DirDisks, removed on drop.
+    let dir = on_disk.then(|| TempDir::new(&format!("nemesis-{seed}")));
     if let Some(dir) = &dir {
         builder = builder.data_dir(&dir.0);
     }

@@ -1,29 +1,14 @@
 //! Restarting members from their disks ([`zk_testserver::ensemble::DirDisk`]).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use zk_testserver::Ensemble;
 
-use crate::support::{client, client_at, create_retrying, init_tracing, synced_read, within};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zk-ens-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::{
+    client, client_at, create_retrying, init_tracing, synced_read, within, TempDir,
+};
 
 /// Members on [`DirDisk`](zk_testserver::ensemble::DirDisk)s, fsyncing. Default (not fast)
 /// timeouts: an fsync on a busy CI disk can take longer than the fast 50 ms sync limit.

@@ -2,33 +2,17 @@
 //! SNAP of the leader's snapshot; a full restart after many snapshots loses nothing; logs
 //! stay bounded in memory and on disk.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use zk_client::{Client, CreateOptions};
 use zk_testserver::Ensemble;
 
-use crate::support::{client, client_at, init_tracing, synced_read, within};
+use crate::support::{client, client_at, init_tracing, synced_read, within, TempDir};
 
 const SNAP_COUNT: u64 = 50;
 /// Txns a member keeps in memory before its newest snapshot (ZooKeeper's commitLogCount).
 const RETAIN: i64 = 500;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("zk-ens-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Creates `/s{from}..=/s{to}` with pipelined requests (each acknowledged).
 async fn write_range(c: &Client, from: usize, to: usize) {

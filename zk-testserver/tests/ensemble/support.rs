@@ -89,3 +89,22 @@ pub async fn synced_read(client: &Client, path: &str) -> Option<Vec<u8>> {
         Err(e) => panic!("get {path}: {e}"),
     }
 }
+
+/// A directory under the system temp dir for members' data directories, emptied when made and
+/// removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// `zk-ens-{name}-{pid}`.
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("zk-ens-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
