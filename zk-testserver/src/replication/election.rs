@@ -82,6 +82,22 @@ impl Replica {
         self.check_votes();
     }
 
+    /// Our vote, round and membership, sent in `state`.
+    fn notification(&self, state: PeerState) -> Message {
+        Message::Notification {
+            state,
+            vote: self.decided,
+            round: self.round,
+            config: self.config_text(),
+        }
+    }
+
+    /// Tells a looking peer our vote (it is behind us, or has not heard our better vote).
+    fn send_own_vote(&mut self, to: ServerId) {
+        let msg = self.notification(PeerState::Looking);
+        self.send(to, msg);
+    }
+
     fn broadcast_vote(&mut self) {
         if self.is_outsider() {
             // Removed by a reconfig: no vote, no leader.
@@ -93,12 +109,7 @@ impl Replica {
         } else {
             PeerState::Looking
         };
-        let msg = Message::Notification {
-            state,
-            vote: self.decided,
-            round: self.round,
-            config: self.config_text(),
-        };
+        let msg = self.notification(state);
         // Observers are asked too: one a reconfig made a voter (and maybe the leader) answers
         // a member that has not applied that reconfig yet; the others stay silent.
         let observers: Vec<ServerId> = self.cfg.observers.iter().copied().collect();
@@ -131,12 +142,7 @@ impl Replica {
                 } else {
                     self.state()
                 };
-                let msg = Message::Notification {
-                    state,
-                    vote: self.decided,
-                    round: self.round,
-                    config: self.config_text(),
-                };
+                let msg = self.notification(state);
                 self.send(from, msg);
             }
             return;
@@ -163,13 +169,7 @@ impl Replica {
         }
         if round < self.round {
             // A peer behind us: show it our round and vote.
-            let msg = Message::Notification {
-                state: PeerState::Looking,
-                vote: self.decided,
-                round: self.round,
-                config: self.config_text(),
-            };
-            self.send(from, msg);
+            self.send_own_vote(from);
             return;
         }
         let mut changed = false;
@@ -186,13 +186,7 @@ impl Replica {
             changed = true;
         } else if vote < self.decided {
             // It has not heard our better vote (maybe it was not listening when we sent it).
-            let msg = Message::Notification {
-                state: PeerState::Looking,
-                vote: self.decided,
-                round: self.round,
-                config: self.config_text(),
-            };
-            self.send(from, msg);
+            self.send_own_vote(from);
         }
         if let Role::Looking(e) = &mut self.role {
             e.votes.insert(from, vote);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use zk_testserver::Ensemble;
 
 use crate::support::{
-    client, client_at, create_retrying, init_tracing, synced_read, within, TempDir,
+    client, client_at, create_retrying, init_tracing, restart_all, synced_read, within, TempDir,
 };
 
 /// Members on [`DirDisk`](zk_testserver::ensemble::DirDisk)s, fsyncing. Default (not fast)
@@ -39,13 +39,7 @@ async fn a_full_restart_from_disk_loses_no_acknowledged_write() {
         ensemble.kill(id);
     }
     assert_eq!(ensemble.leader(), None);
-    for id in ensemble.member_ids() {
-        ensemble.restart(id).await.expect("restart");
-    }
-    ensemble
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("the restarted ensemble serves");
+    restart_all(&mut ensemble).await;
     for id in ensemble.member_ids() {
         // One sync, then plain reads: they see at least everything before the sync.
         let r = client_at(ensemble.client_addr(id)).await;
@@ -110,13 +104,7 @@ async fn killing_every_member_at_once_under_load_loses_no_acknowledged_write() {
     for t in tasks {
         t.abort();
     }
-    for id in ensemble.member_ids() {
-        ensemble.restart(id).await.expect("restart");
-    }
-    ensemble
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("the restarted ensemble serves");
+    restart_all(&mut ensemble).await;
     let r = client(&ensemble).await;
     r.sync("/").await.expect("sync");
     let children: BTreeSet<String> = r

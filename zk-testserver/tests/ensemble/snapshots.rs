@@ -6,9 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use zk_client::{Client, CreateOptions};
+use zk_testserver::replication::ServerId;
 use zk_testserver::Ensemble;
 
-use crate::support::{client, client_at, init_tracing, synced_read, within, TempDir};
+use crate::support::{client, client_at, init_tracing, restart_all, synced_read, within, TempDir};
 
 const SNAP_COUNT: u64 = 50;
 /// Txns a member keeps in memory before its newest snapshot (ZooKeeper's commitLogCount).
@@ -83,26 +84,25 @@ async fn a_member_down_through_many_snapshots_rejoins_by_snap_and_serves_everyth
         l.log_len,
         l.applied
     );
-    ensemble.restart(down).await.expect("restart");
-    ensemble
-        .wait_serving(down, Duration::from_secs(10))
-        .await
-        .expect("it rejoins");
-    let back = client_at(ensemble.client_addr(down)).await;
-    has_all(&back, 1000).await;
+    rejoins_with_all(&mut ensemble, down, 1000).await;
     let s = ensemble.status(down).expect("running");
     assert!(s.snapshot >= l.snapshot, "it holds the leader's snapshot");
     // It keeps up with new writes, and a second restart resumes from its snapshot.
     write_range(&c, 1000, 1199).await;
     check_bounded(&ensemble, 1200);
     ensemble.kill(down);
-    ensemble.restart(down).await.expect("restart");
+    rejoins_with_all(&mut ensemble, down, 1200).await;
+}
+
+/// Restarts member `id` and checks it serves every `/s{i}` for `i` in `0..n`.
+async fn rejoins_with_all(ensemble: &mut Ensemble, id: ServerId, n: usize) {
+    ensemble.restart(id).await.expect("restart");
     ensemble
-        .wait_serving(down, Duration::from_secs(10))
+        .wait_serving(id, Duration::from_secs(10))
         .await
         .expect("it rejoins");
-    let back = client_at(ensemble.client_addr(down)).await;
-    has_all(&back, 1200).await;
+    let back = client_at(ensemble.client_addr(id)).await;
+    has_all(&back, n).await;
 }
 
 fn files(dir: &Path, prefix: &str) -> Vec<String> {
@@ -151,13 +151,7 @@ async fn a_full_restart_after_many_snapshots_loses_no_acknowledged_write() {
         let logs = files(&v2, "log.");
         assert!(logs.len() <= 4, "member {id}: old logs purged: {logs:?}");
     }
-    for id in ensemble.member_ids() {
-        ensemble.restart(id).await.expect("restart");
-    }
-    ensemble
-        .wait_ready(Duration::from_secs(10))
-        .await
-        .expect("the restarted ensemble serves");
+    restart_all(&mut ensemble).await;
     for id in ensemble.member_ids() {
         assert!(ensemble.status(id).expect("up").snapshot > 0, "member {id}");
         let r = client_at(ensemble.client_addr(id)).await;

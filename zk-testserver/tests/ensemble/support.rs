@@ -108,3 +108,14 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Restarts every member from its disk and waits until the ensemble serves again.
+pub async fn restart_all(ensemble: &mut Ensemble) {
+    for id in ensemble.member_ids() {
+        ensemble.restart(id).await.expect("restart");
+    }
+    ensemble
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("the restarted ensemble serves");
+}
